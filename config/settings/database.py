@@ -1,0 +1,20 @@
+import dj_database_url
+
+from .base import BASE_DIR
+from .env import env_str
+
+# Embedded default: SQLite next to the project. Production: DATABASE_URL=postgres://...
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the worker and beat share one file: WAL lets readers run beside the
+    # writer, IMMEDIATE transactions take the write lock up front instead of failing mid-way,
+    # and the timeout waits for that lock rather than raising "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }

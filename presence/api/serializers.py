@@ -1,0 +1,180 @@
+from django.contrib.auth import get_user_model
+from django.utils.text import slugify
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from presence.availability import Availability, availability_of
+from presence.models import (
+    AgentPresence,
+    AgentProfile,
+    Channel,
+    LicenceType,
+    PresenceSettings,
+    Status,
+    StatusChangeLog,
+    StatusRequest,
+    Team,
+)
+from presence.workload import NO_WORK
+
+User = get_user_model()
+
+
+class StatusSerializer(serializers.ModelSerializer):
+    slug = serializers.SlugField(max_length=64, required=False)
+    max_duration = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="Minutes; with return_status it makes a timed status."
+    )
+    teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
+
+    class Meta:
+        model = Status
+        fields = [
+            "id", "name", "slug", "category", "color", "emoji", "sort_order", "enabled", "is_system",
+            "can_receive", "online_for_live_chat", "in_load_balance", "in_load_balance_for_chat",
+            "warn_on_assign", "warn_on_mention", "count_time_after_dialogs_closed",
+            "max_duration", "return_status", "requires_approval", "teams", "drain", "idle_timeout",
+        ]  # fmt: skip
+        read_only_fields = ["is_system"]
+
+    def validate(self, attrs):
+        if not attrs.get("slug") and "name" in attrs and self.instance is None:
+            attrs["slug"] = slugify(attrs["name"])[:64]
+        return attrs
+
+
+def _presence_fields(presence: AgentPresence, workload) -> dict:
+    return {
+        "agent": presence.agent_id,
+        "status": presence.status_id,
+        "since": serializers.DateTimeField().to_representation(presence.since),
+        "pending_status": presence.pending_status_id,
+        "availability": availability_of(presence, workload).value,
+        "open_tickets": workload.open_tickets,
+        "seconds_in_status": presence.seconds_in_status(),
+    }
+
+
+class PresenceSerializer(serializers.Serializer):
+    """Presence as every client sees it; `context["workloads"]` carries open-ticket counts."""
+
+    agent = serializers.IntegerField(read_only=True)
+    status = serializers.IntegerField(read_only=True)
+    since = serializers.DateTimeField(read_only=True)
+    pending_status = serializers.IntegerField(read_only=True, allow_null=True)
+    availability = serializers.ChoiceField(choices=Availability.choices, read_only=True)
+    open_tickets = serializers.IntegerField(read_only=True)
+    seconds_in_status = serializers.IntegerField(read_only=True)
+
+    def to_representation(self, presence: AgentPresence) -> dict:
+        workload = self.context.get("workloads", {}).get(presence.agent_id, NO_WORK)
+        return _presence_fields(presence, workload)
+
+
+class StatusChangeInputSerializer(serializers.Serializer):
+    status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all())
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class StatusRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StatusRequest
+        fields = ["id", "agent", "status", "reason", "state", "requested_at", "decided_by", "decided_at"]
+        read_only_fields = fields
+
+
+class PresenceSettingsSerializer(serializers.ModelSerializer):
+    idle_timeout_minutes = serializers.IntegerField(
+        min_value=5, required=False, allow_null=True, error_messages={"min_value": "The idle timeout is at least 5 minutes."}
+    )
+
+    class Meta:
+        model = PresenceSettings
+        fields = [
+            "log_status_changes", "reassign_on_status_change", "apply_mappings_to_schedules", "login_status",
+            "idle_timeout_minutes", "idle_timeout_named", "idle_timeout_concurrent", "idle_warning_seconds",
+            "auto_offline_minutes", "auto_offline_status", "kick_out_minutes", "appointment_default_status",
+        ]  # fmt: skip
+
+
+class StatusLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StatusChangeLog
+        fields = [
+            "id", "agent", "from_status", "to_status", "from_status_name", "to_status_name",
+            "actor", "source", "reason", "at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class CapacitySerializer(serializers.Serializer):
+    email = serializers.IntegerField(min_value=0, required=False)
+    chat = serializers.IntegerField(min_value=0, required=False)
+    phone = serializers.IntegerField(min_value=0, required=False)
+    video = serializers.IntegerField(min_value=0, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(Channel.values)
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown channels: {', '.join(sorted(map(str, unknown)))}. Use {', '.join(Channel.values)}."
+                )
+        return super().to_internal_value(data)
+
+
+class AgentSerializer(serializers.Serializer):
+    """An agent as SPEC "A" names it: {id, username, email, teams, capabilities, capacity, licence_type, delegate}."""
+
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False, default=list)
+    capabilities = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=True
+    )
+    capacity = CapacitySerializer(required=False)
+    licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False, default=LicenceType.NAMED)
+    delegate = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(agent_profile__isnull=False), required=False, allow_null=True, default=None
+    )
+    presence = serializers.SerializerMethodField()
+
+    def validate_username(self, value: str) -> str:
+        if self.instance is None and User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError(f'A user named "{value}" already exists.')
+        return value
+
+    @extend_schema_field(PresenceSerializer(allow_null=True))
+    def get_presence(self, profile: AgentProfile):
+        presence = getattr(profile.user, "presence", None)
+        if presence is None:
+            return None
+        workload = self.context.get("workloads", {}).get(profile.user_id, NO_WORK)
+        return _presence_fields(presence, workload)
+
+    def to_representation(self, profile: AgentProfile) -> dict:
+        user = profile.user
+        return {
+            "id": user.pk,
+            "username": user.get_username(),
+            "email": user.email,
+            "teams": [m.team_id for m in user.team_memberships.all()],
+            "capabilities": profile.capabilities,
+            "capacity": profile.capacity,
+            "licence_type": profile.licence_type,
+            "delegate": profile.delegate_id,
+            "presence": self.get_presence(profile),
+        }
+
+
+class AgentUpdateSerializer(AgentSerializer):
+    username = serializers.CharField(read_only=True)
+    password = None
+    email = serializers.EmailField(required=False, allow_blank=True)
+    teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
+    licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False)
+    delegate = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(agent_profile__isnull=False), required=False, allow_null=True
+    )

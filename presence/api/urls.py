@@ -1,0 +1,18 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from presence.api import views
+
+router = DefaultRouter()
+router.register("statuses", views.StatusViewSet, basename="status")
+router.register("agents", views.AgentViewSet, basename="agent")
+router.register("status-log", views.StatusLogViewSet, basename="status-log")
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("presence/me/", views.PresenceMeView.as_view(), name="presence-me"),
+    path("presence/me/status/", views.PresenceMeStatusView.as_view(), name="presence-me-status"),
+    path("presence/me/heartbeat/", views.PresenceMeHeartbeatView.as_view(), name="presence-me-heartbeat"),
+    path("presence-settings/", views.PresenceSettingsView.as_view(), name="presence-settings"),
+    path("", include(router.urls)),
+]

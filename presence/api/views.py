@@ -1,0 +1,270 @@
+"""The presence API (SPEC "A"). Views validate, call one service, and render."""
+
+import django_filters
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from presence import selectors, services
+from presence.api.permissions import (
+    IsConfigAdmin,
+    ReadAnyWriteConfigAdmin,
+    is_supervisor,
+)
+from presence.api.serializers import (
+    AgentSerializer,
+    AgentUpdateSerializer,
+    PresenceSerializer,
+    PresenceSettingsSerializer,
+    StatusChangeInputSerializer,
+    StatusLogSerializer,
+    StatusRequestSerializer,
+    StatusSerializer,
+)
+from presence.models import (
+    AgentProfile,
+    PresenceSettings,
+    Source,
+    Status,
+    StatusChangeLog,
+)
+from presence.workload import workloads
+
+User = get_user_model()
+
+
+class ErrorSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False)
+
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get {"token": "<key>"} for `Authorization: Token <key>`."""
+
+    @extend_schema(
+        request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),
+        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ErrorSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class StatusFilter(django_filters.FilterSet):
+    class Meta:
+        model = Status
+        fields = ["category", "enabled", "can_receive", "online_for_live_chat", "requires_approval"]
+
+
+@extend_schema(responses={**ERRORS})
+class StatusViewSet(viewsets.ModelViewSet):
+    """The status catalogue (S1). Everyone reads; configuration admins write."""
+
+    serializer_class = StatusSerializer
+    permission_classes = [ReadAnyWriteConfigAdmin]
+    filterset_class = StatusFilter
+    pagination_class = None
+    queryset = Status.objects.none()
+
+    def get_queryset(self):
+        return selectors.status_list()
+
+    def perform_create(self, serializer):
+        teams = serializer.validated_data.pop("teams", [])
+        serializer.instance = services.status_save(Status(**serializer.validated_data), actor=self.request.user, teams=teams)
+
+    def perform_update(self, serializer):
+        teams = serializer.validated_data.pop("teams", None)
+        status_obj = serializer.instance
+        for field, value in serializer.validated_data.items():
+            setattr(status_obj, field, value)
+        services.status_save(status_obj, actor=self.request.user, teams=teams)
+
+    def perform_destroy(self, instance):
+        services.status_delete(instance, actor=self.request.user)
+
+
+def _presence_response(presence, *, http_status=status.HTTP_200_OK) -> Response:
+    data = PresenceSerializer(presence, context={"workloads": workloads([presence.agent_id])}).data
+    return Response(data, status=http_status)
+
+
+class PresenceMeView(APIView):
+    """The signed-in agent's presence."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: PresenceSerializer, **ERRORS})
+    def get(self, request):
+        selectors.agent_profile_get(request.user)
+        return _presence_response(selectors.presence_get(request.user))
+
+
+class PresenceMeStatusView(APIView):
+    """Change my status: 200 with my presence, or 202 with the request when it needs approval."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=StatusChangeInputSerializer,
+        responses={200: PresenceSerializer, 202: StatusRequestSerializer, **ERRORS},
+    )
+    def post(self, request):
+        selectors.agent_profile_get(request.user)
+        data = StatusChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        choice = services.presence_request_status(
+            request.user,
+            data.validated_data["status"],
+            actor=request.user,
+            source=Source.API,
+            reason=data.validated_data["reason"],
+        )
+        if choice.request is not None:
+            return Response(StatusRequestSerializer(choice.request).data, status=status.HTTP_202_ACCEPTED)
+        return _presence_response(choice.presence)
+
+
+class PresenceMeHeartbeatView(APIView):
+    """The open agent panel is alive (C5)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded."), **ERRORS})
+    def post(self, request):
+        selectors.agent_profile_get(request.user)
+        services.presence_record_heartbeat(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PresenceSettingsView(generics.GenericAPIView):
+    """The presence settings singleton (P9); statuses by id."""
+
+    serializer_class = PresenceSettingsSerializer
+    permission_classes = [IsConfigAdmin]
+    queryset = PresenceSettings.objects.all()
+
+    @extend_schema(responses={200: PresenceSettingsSerializer, **ERRORS})
+    def get(self, request):
+        return Response(self.get_serializer(PresenceSettings.load()).data)
+
+    @extend_schema(responses={200: PresenceSettingsSerializer, **ERRORS})
+    def patch(self, request):
+        serializer = self.get_serializer(PresenceSettings.load(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        config = services.presence_settings_update(actor=request.user, data=serializer.validated_data)
+        return Response(self.get_serializer(config).data)
+
+
+class AgentFilter(django_filters.FilterSet):
+    status = django_filters.ModelChoiceFilter(field_name="user__presence__status", queryset=Status.objects.all())
+    team = django_filters.NumberFilter(field_name="user__team_memberships__team_id", distinct=True)
+    changed_since = django_filters.IsoDateTimeFilter(field_name="user__presence__since", lookup_expr="gt")
+
+    class Meta:
+        model = AgentProfile
+        fields = ["status", "team", "changed_since", "licence_type"]
+
+
+@extend_schema(responses={**ERRORS})
+class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                   mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
+    """Agents: supervisors list and read; admins provision and edit; agents read themselves."""
+
+    queryset = AgentProfile.objects.none()
+    filterset_class = AgentFilter
+    permission_classes = [IsAuthenticated]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self):
+        return AgentUpdateSerializer if self.action == "partial_update" else AgentSerializer
+
+    def get_queryset(self):
+        return selectors.agent_list()
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["workloads"] = getattr(self, "_workloads", {})
+        return context
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        user = request.user
+        if self.action in ("create", "partial_update"):
+            if not (user.is_staff and user.has_perm(f"presence.{'add' if self.action == 'create' else 'change'}_agentprofile")):
+                raise PermissionDenied("Only administrators can provision or edit agents.")
+        elif self.action == "list" and not is_supervisor(user):
+            raise PermissionDenied("Only supervisors can list agents.")
+
+    def check_object_permissions(self, request, obj):
+        super().check_object_permissions(request, obj)
+        if self.action == "retrieve" and obj.user_id != request.user.pk and not is_supervisor(request.user):
+            raise PermissionDenied("Agents can only read their own record.")
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        self._workloads = workloads(profile.user_id for profile in page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        profile = self.get_object()
+        self._workloads = workloads([profile.user_id])
+        return Response(self.get_serializer(profile).data)
+
+    def create(self, request, *args, **kwargs):
+        serializer = AgentSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        profile = services.agent_create(
+            actor=request.user,
+            username=data["username"],
+            password=data["password"],
+            email=data["email"],
+            teams=data["teams"],
+            capabilities=data.get("capabilities"),
+            capacity=data.get("capacity"),
+            licence_type=data["licence_type"],
+            delegate=data["delegate"],
+        )
+        return Response(AgentSerializer(selectors.agent_list().get(pk=profile.pk)).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        profile = self.get_object()
+        serializer = AgentUpdateSerializer(data=request.data, partial=True, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        services.agent_update(profile, actor=request.user, **serializer.validated_data)
+        profile = selectors.agent_list().get(pk=profile.pk)
+        return Response(AgentUpdateSerializer(profile, context={"workloads": workloads([profile.pk])}).data)
+
+
+class StatusLogFilter(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    source = django_filters.ChoiceFilter(choices=Source.choices)
+
+    class Meta:
+        model = StatusChangeLog
+        fields = ["agent", "source", "since", "until", "to_status"]
+
+
+class StatusLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The status change log (P8), newest first. Agents see their own rows; supervisors all."""
+
+    serializer_class = StatusLogSerializer
+    filterset_class = StatusLogFilter
+    queryset = StatusChangeLog.objects.none()
+
+    def get_queryset(self):
+        qs = selectors.status_log_list()
+        if not is_supervisor(self.request.user):
+            qs = qs.filter(agent_id=self.request.user.pk)
+        return qs

@@ -1,0 +1,15 @@
+from presence import selectors
+from presence.models import AgentProfile
+
+
+def header_status(request) -> dict:
+    """The header dropdown's data (U1) on every page rendered for a signed-in agent."""
+    user = getattr(request, "user", None)
+    if not (user and user.is_authenticated) or request.path.startswith("/admin/"):
+        return {}
+    if not AgentProfile.objects.filter(user_id=user.pk).exists():
+        return {}
+    return {
+        "header_presence": selectors.presence_get(user),
+        "header_statuses": list(selectors.status_choices_for_agents()),
+    }

@@ -1,0 +1,447 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from presence.errors import StatusInUse
+
+
+class StatusCategory(models.TextChoices):
+    ONLINE = "online", "Online"
+    NOT_READY = "not_ready", "Not ready"
+    INACTIVE = "inactive", "Inactive"
+    OFFLINE = "offline", "Offline"
+
+
+class Channel(models.TextChoices):
+    """What an agent can handle (P1 capabilities); each has its own capacity."""
+
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    VIDEO = "video", "Video"
+
+
+class LicenceType(models.TextChoices):
+    NAMED = "named", "Named"
+    CONCURRENT = "concurrent", "Concurrent"
+
+
+class Source(models.TextChoices):
+    """Every path that can change a status (P2)."""
+
+    DROPDOWN = "dropdown", "Header dropdown"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SUPERVISOR = "supervisor", "Supervisor"
+    APPROVAL = "approval", "Approval"
+    SHIFT = "shift", "Shift"
+    APPOINTMENT = "appointment", "Appointment"
+    IDLE_TIMEOUT = "idle_timeout", "Idle timeout"
+    AUTO_OFFLINE = "auto_offline", "Auto-offline"
+    KICKED_OUT = "kicked_out", "Kicked out"
+    EXPIRY = "expiry", "Timed status expiry"
+    DRAIN = "drain", "Finishing done"
+    LOGIN = "login", "Login"
+    LOGOUT = "logout", "Logout"
+    SYSTEM = "system", "System"
+
+
+# Sources by which a person picks a status; the rest are automatic or system paths.
+PERSON_SOURCES = frozenset({Source.DROPDOWN, Source.API, Source.ADMIN, Source.SUPERVISOR})
+
+color_validator = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Enter a colour as #RRGGBB, e.g. #2E7D32.")
+
+
+class Team(models.Model):
+    """A queue group. Agents are members; a status with teams sets which memberships are active."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="presence_teams"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    # An inactive member keeps the membership but takes no work from the team's queue.
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "agent"], name="unique_team_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.team}"
+
+
+class StatusQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+    def delete(self):
+        # Bulk deletes (admin "delete selected", shell) obey the same guard as one delete.
+        system = list(self.filter(is_system=True).values_list("name", flat=True))
+        if system:
+            raise StatusInUse(f"Built-in system statuses cannot be deleted: {', '.join(system)}.")
+        try:
+            return super().delete()
+        except (ProtectedError, RestrictedError) as exc:
+            raise StatusInUse.from_protected(exc) from exc
+
+
+class Status(models.Model):
+    # Slugs of the built-in statuses the code relies on (S2); system slugs cannot change.
+    AVAILABLE = "available"
+    OFFLINE = "offline"
+    KICKED_OUT = "kicked-out"
+
+    name = models.CharField(max_length=64, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    category = models.CharField(max_length=16, choices=StatusCategory.choices)
+    color = models.CharField(max_length=7, default="#9E9E9E", validators=[color_validator])
+    emoji = models.CharField(max_length=16, blank=True)
+    sort_order = models.PositiveIntegerField(default=100)
+    enabled = models.BooleanField(default=True, help_text="Disabled statuses are hidden from agents' choices.")
+    is_system = models.BooleanField(default=False, editable=False)
+
+    can_receive = models.BooleanField("can receive", default=False, help_text="Agents in it can be given new tickets and chats.")
+    online_for_live_chat = models.BooleanField("online for live chat", default=False)
+    in_load_balance = models.BooleanField("in load balance", default=False, help_text="Included in load balance and round robin.")
+    in_load_balance_for_chat = models.BooleanField(
+        "in load balance for chat",
+        default=False,
+        help_text="Included in load balance and round robin only for tickets linked to a chat. "
+        "Only when 'in load balance' is off.",
+    )
+    warn_on_assign = models.BooleanField("warn on assign", default=False)
+    warn_on_mention = models.BooleanField("warn on mention", default=False)
+    count_time_after_dialogs_closed = models.BooleanField(
+        "count time after dialogs closed",
+        default=False,
+        help_text="Time in it counts only once the agent has no open dialogs. Not with 'can receive'.",
+    )
+    max_duration = models.PositiveIntegerField(
+        "max duration (minutes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="A timed status returns the agent to the return status after this many minutes.",
+    )
+    return_status = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="returning_statuses"
+    )
+    requires_approval = models.BooleanField("requires approval", default=False)
+    teams = models.ManyToManyField(
+        Team,
+        blank=True,
+        related_name="statuses",
+        help_text="Queue group: choosing this status makes the agent's active teams exactly these.",
+    )
+    drain = models.BooleanField(
+        default=False, help_text="Agents with open tickets finish them before the switch takes effect."
+    )
+    idle_timeout = models.PositiveIntegerField(
+        "idle timeout (minutes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5)],
+        help_text="Overrides the global idle timeout for agents in this status.",
+    )
+
+    history = HistoricalRecords()
+    objects = StatusQuerySet.as_manager()
+    usage_kind = "statuses that return to it"
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name_plural = "statuses"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.in_load_balance_for_chat and self.in_load_balance:
+            errors["in_load_balance_for_chat"] = (
+                "'In load balance for chat' can only be set when 'in load balance' is off."
+            )
+        if self.count_time_after_dialogs_closed and self.can_receive:
+            errors["count_time_after_dialogs_closed"] = (
+                "'Count time after dialogs closed' cannot be on together with 'can receive'."
+            )
+        if self.return_status_id and not self.max_duration:
+            errors["return_status"] = "A return status needs a max duration."
+        if self.max_duration and not self.return_status_id:
+            errors["max_duration"] = "A timed status needs a return status to go back to."
+        if self.pk and self.return_status_id == self.pk:
+            errors["return_status"] = "A status cannot return to itself."
+        if self.pk and self.is_system:
+            stored = Status.objects.filter(pk=self.pk).values("category", "slug").first()
+            if stored and stored["category"] != self.category:
+                errors["category"] = "The category of a built-in system status cannot change."
+            if stored and stored["slug"] != self.slug:
+                errors["slug"] = "The slug of a built-in system status cannot change."
+        if errors:
+            raise ValidationError(errors)
+
+    def delete(self, *args, **kwargs):
+        if self.is_system:
+            raise StatusInUse(f'"{self.name}" is a built-in system status and cannot be deleted.')
+        try:
+            return super().delete(*args, **kwargs)
+        except (ProtectedError, RestrictedError) as exc:
+            raise StatusInUse.from_protected(exc, status=self) from exc
+
+    @property
+    def is_timed(self) -> bool:
+        return bool(self.max_duration and self.return_status_id)
+
+
+class AgentProfile(models.Model):
+    """What makes a user an agent (P1). Its primary key is the user's id."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="agent_profile"
+    )
+    licence_type = models.CharField(max_length=16, choices=LicenceType.choices, default=LicenceType.NAMED)
+    can_email = models.BooleanField("email", default=True)
+    can_chat = models.BooleanField("chat", default=True)
+    can_phone = models.BooleanField("phone", default=False)
+    can_video = models.BooleanField("video", default=False)
+    # Per-channel concurrency, as contact-centre products do: open items at once per channel.
+    capacity_email = models.PositiveIntegerField("email capacity", default=10)
+    capacity_chat = models.PositiveIntegerField("chat capacity", default=3)
+    capacity_phone = models.PositiveIntegerField("phone capacity", default=1)
+    capacity_video = models.PositiveIntegerField("video capacity", default=1)
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="delegating_agents",
+        help_text="Receives this agent's tickets when a mapping delegates them.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return self.user.get_username()
+
+    def clean(self) -> None:
+        if self.delegate_id and self.delegate_id == self.user_id:
+            raise ValidationError({"delegate": "An agent cannot be their own delegate."})
+
+    @property
+    def capabilities(self) -> list[str]:
+        return [channel.value for channel in Channel if getattr(self, f"can_{channel.value}")]
+
+    @property
+    def capacity(self) -> dict[str, int]:
+        return {channel.value: getattr(self, f"capacity_{channel.value}") for channel in Channel}
+
+    def has_capability(self, channel: str) -> bool:
+        return bool(getattr(self, f"can_{channel}", False))
+
+
+class AgentPresence(models.Model):
+    """The live state of one agent (P1). Written only by presence services."""
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="presence"
+    )
+    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="agents")
+    since = models.DateTimeField(default=timezone.now)
+    pending_status = models.ForeignKey(
+        Status,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pending_agents",
+        help_text="While finishing: the status applied when the last open ticket closes.",
+    )
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    last_activity = models.DateTimeField(null=True, blank=True)
+
+    usage_kind = "agents"
+
+    class Meta:
+        verbose_name_plural = "agent presences"
+        indexes = [
+            models.Index(fields=["status", "since"], name="presence_status_since"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} ({self.status})"
+
+    def usage_label(self) -> str:
+        return self.agent.get_username()
+
+    @property
+    def is_finishing(self) -> bool:
+        return self.pending_status_id is not None
+
+    def seconds_in_status(self, now=None) -> int:
+        return max(0, int(((now or timezone.now()) - self.since).total_seconds()))
+
+
+class StatusChangeLog(models.Model):
+    """One row per status transition while logging is on (P8). Survives status deletion."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="status_log")
+    from_status = models.ForeignKey(
+        Status, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_status = models.ForeignKey(Status, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Names kept so the log still reads right after a status is renamed or deleted.
+    from_status_name = models.CharField(max_length=64, blank=True)
+    to_status_name = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["agent", "at"], name="statuslog_agent_at")]
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.from_status_name or '-'} -> {self.to_status_name} ({self.source})"
+
+
+class StatusRequest(models.Model):
+    """An agent's request to switch to a status that requires approval (P6)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="status_requests")
+    status = models.ForeignKey(Status, on_delete=models.CASCADE, related_name="requests")
+    reason = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One open request per agent: a new one replaces the old (see presence_request_status).
+            models.UniqueConstraint(
+                fields=["agent"], condition=models.Q(state="pending"), name="one_pending_request_per_agent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} -> {self.status} ({self.state})"
+
+
+class PresenceSettings(models.Model):
+    """The one row of presence configuration (P9), edited as a single admin page."""
+
+    SINGLETON_PK = 1
+
+    log_status_changes = models.BooleanField("log status changes", default=True)
+    reassign_on_status_change = models.BooleanField(
+        "reassign on status change", default=False, help_text="Apply re-assign mappings when an agent's status changes."
+    )
+    apply_mappings_to_schedules = models.BooleanField(
+        "apply mappings to shift and appointment changes", default=False
+    )
+    login_status = models.ForeignKey(
+        Status, on_delete=models.PROTECT, related_name="+", help_text="The status an agent gets on login."
+    )
+    idle_timeout_minutes = models.PositiveIntegerField(
+        "idle timeout (minutes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5, "The idle timeout is at least 5 minutes.")],
+        help_text="Log agents out after this much inactivity. Empty turns it off. Minimum 5.",
+    )
+    idle_timeout_named = models.BooleanField("idle timeout for named licences", default=True)
+    idle_timeout_concurrent = models.BooleanField("idle timeout for concurrent licences", default=True)
+    idle_warning_seconds = models.PositiveIntegerField(
+        "idle warning lead time (seconds)", default=60, validators=[MinValueValidator(10)]
+    )
+    auto_offline_minutes = models.PositiveIntegerField(
+        "auto-offline after (minutes)",
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="An agent in a receiving status with no heartbeat this long gets the auto-offline status.",
+    )
+    auto_offline_status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="+")
+    kick_out_minutes = models.PositiveIntegerField(
+        "kick-out timeout (minutes)",
+        default=15,
+        validators=[MinValueValidator(1)],
+        help_text="An assigned ticket left unopened this long asks 'still working?'.",
+    )
+    appointment_default_status = models.ForeignKey(
+        Status,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Status for appointments that do not name one. Empty: appointments do not change status.",
+    )
+    history = HistoricalRecords()
+    usage_kind = "presence settings"
+
+    class Meta:
+        verbose_name = "presence settings"
+        verbose_name_plural = "presence settings"
+
+    def __str__(self) -> str:
+        return "Presence settings"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.auto_offline_status_id and self.auto_offline_status.can_receive:
+            errors["auto_offline_status"] = "The auto-offline status must be one that does not receive work."
+        if self.login_status_id and self.login_status.category == StatusCategory.OFFLINE:
+            errors["login_status"] = "The login status cannot be an offline status."
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("The presence settings cannot be deleted.")
+
+    @classmethod
+    def load(cls) -> "PresenceSettings":
+        """The settings row; the data migration creates it, this recreates it if someone removed it."""
+        obj = cls.objects.filter(pk=cls.SINGLETON_PK).first()
+        if obj is None:
+            offline = Status.objects.get(slug=Status.OFFLINE)
+            available = Status.objects.filter(slug=Status.AVAILABLE).first() or offline
+            obj, _ = cls.objects.get_or_create(
+                pk=cls.SINGLETON_PK,
+                defaults={"login_status": available, "auto_offline_status": offline},
+            )
+        return obj

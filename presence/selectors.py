@@ -1,0 +1,52 @@
+"""Reads of the presence app: querysets with what their callers render already joined."""
+
+from django.db.models import Prefetch, QuerySet
+
+from presence.errors import NotAnAgent
+from presence.models import (
+    AgentPresence,
+    AgentProfile,
+    Status,
+    StatusChangeLog,
+    TeamMembership,
+)
+
+
+def status_list(*, enabled_only: bool = False) -> QuerySet[Status]:
+    qs = Status.objects.select_related("return_status").prefetch_related("teams")
+    return qs.filter(enabled=True) if enabled_only else qs
+
+
+def status_choices_for_agents() -> QuerySet[Status]:
+    """What the header dropdown offers: enabled statuses a person may pick."""
+    return Status.objects.filter(enabled=True).exclude(slug=Status.KICKED_OUT)
+
+
+def presence_get(agent) -> AgentPresence:
+    presence = (
+        AgentPresence.objects.select_related("status", "pending_status", "agent").filter(agent_id=agent.pk).first()
+    )
+    if presence is None:
+        from presence.services import presence_ensure
+
+        presence = presence_ensure(agent)
+    return presence
+
+
+def agent_profile_get(user) -> AgentProfile:
+    profile = AgentProfile.objects.filter(user_id=user.pk).select_related("user").first()
+    if profile is None:
+        raise NotAnAgent(f'User "{user.get_username()}" is not an agent.')
+    return profile
+
+
+def agent_list() -> QuerySet[AgentProfile]:
+    return AgentProfile.objects.select_related(
+        "user", "user__presence__status", "user__presence__pending_status"
+    ).prefetch_related(
+        Prefetch("user__team_memberships", queryset=TeamMembership.objects.order_by("team_id"))
+    )
+
+
+def status_log_list() -> QuerySet[StatusChangeLog]:
+    return StatusChangeLog.objects.all()

@@ -1,0 +1,30 @@
+"""Every write in the presence app goes through a function here (SPEC P2)."""
+
+from presence.services.agents import (
+    agent_create,
+    agent_profile_save,
+    agent_set_teams,
+    agent_update,
+)
+from presence.services.catalogue import status_delete, status_save
+from presence.services.config import presence_settings_update
+from presence.services.status_change import (
+    presence_change_status,
+    presence_ensure,
+    presence_record_heartbeat,
+    presence_request_status,
+)
+
+__all__ = [
+    "agent_create",
+    "agent_profile_save",
+    "agent_set_teams",
+    "agent_update",
+    "presence_change_status",
+    "presence_ensure",
+    "presence_record_heartbeat",
+    "presence_request_status",
+    "presence_settings_update",
+    "status_delete",
+    "status_save",
+]

@@ -1,0 +1,100 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from presence.models import AgentPresence, AgentProfile, Channel, Status, TeamMembership
+
+PROFILE_FIELDS = ("licence_type", "delegate")
+
+
+def _apply_channels(profile: AgentProfile, capabilities, capacity) -> None:
+    if capabilities is not None:
+        unknown = set(capabilities) - set(Channel.values)
+        if unknown:
+            raise ValidationError({"capabilities": f"Unknown capabilities: {', '.join(sorted(unknown))}."})
+        for channel in Channel.values:
+            setattr(profile, f"can_{channel}", channel in capabilities)
+    for channel, amount in (capacity or {}).items():
+        if channel not in Channel.values:
+            raise ValidationError({"capacity": f'Unknown channel "{channel}".'})
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise ValidationError({"capacity": f'Capacity for "{channel}" must be a whole number of 0 or more.'})
+        setattr(profile, f"capacity_{channel}", amount)
+
+
+def agent_set_teams(user, teams) -> None:
+    """Make the agent a member of exactly these teams (memberships kept keep their active flag)."""
+    team_ids = {team.pk for team in teams}
+    TeamMembership.objects.filter(agent=user).exclude(team_id__in=team_ids).delete()
+    TeamMembership.objects.bulk_create(
+        [TeamMembership(agent=user, team_id=team_id) for team_id in team_ids], ignore_conflicts=True
+    )
+
+
+def agent_create(
+    *,
+    actor,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    teams=(),
+    capabilities=None,
+    capacity=None,
+    licence_type: str = "named",
+    delegate=None,
+) -> AgentProfile:
+    """Provision an agent: the user, their profile and team memberships, Offline until they log in."""
+    User = get_user_model()
+    with transaction.atomic():
+        user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+        user.full_clean(exclude=["password"])
+        validate_password(password, user)
+        user.set_password(password)
+        user.save()
+        profile = AgentProfile(user=user, licence_type=licence_type, delegate=delegate)
+        _apply_channels(profile, capabilities, capacity)
+        profile.full_clean()
+        profile._history_user = actor
+        profile.save()
+        AgentPresence.objects.create(agent=user, status=Status.objects.get(slug=Status.OFFLINE))
+        agent_set_teams(user, teams)
+    return profile
+
+
+def agent_profile_save(profile: AgentProfile, *, actor) -> AgentProfile:
+    """Save a profile edited as a whole (admin), and make sure the agent has a presence row."""
+    from presence.services.status_change import presence_ensure
+
+    with transaction.atomic():
+        profile.full_clean()
+        profile._history_user = actor
+        profile.save()
+        presence_ensure(profile.user)
+    return profile
+
+
+def agent_update(
+    profile: AgentProfile, *, actor, email=None, teams=None, capabilities=None, capacity=None, **fields
+) -> AgentProfile:
+    """Change an agent's profile, e-mail and teams; only the given fields change."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"agent_update() got unexpected fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        profile = AgentProfile.objects.select_for_update().select_related("user").get(pk=profile.pk)
+        if email is not None and email != profile.user.email:
+            profile.user.email = email
+            profile.user.full_clean(exclude=["password"])
+            profile.user.save(update_fields=["email"])
+        for field, value in fields.items():
+            setattr(profile, field, value)
+        _apply_channels(profile, capabilities, capacity)
+        profile.full_clean()
+        profile._history_user = actor
+        profile.save()
+        if teams is not None:
+            agent_set_teams(profile.user, teams)
+    return profile

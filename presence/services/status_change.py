@@ -1,0 +1,154 @@
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from presence.errors import NotAnAgent, StatusNotSelectable
+from presence.models import (
+    PERSON_SOURCES,
+    AgentPresence,
+    AgentProfile,
+    PresenceSettings,
+    Source,
+    Status,
+    StatusChangeLog,
+    StatusRequest,
+    TeamMembership,
+)
+from presence.signals import status_changed
+
+# A heartbeat is written to the database at most once per agent per this many seconds;
+# the cache absorbs the rest. Sweeps that read last_heartbeat allow for this lag.
+HEARTBEAT_WRITE_INTERVAL = 60
+
+
+def presence_ensure(agent) -> AgentPresence:
+    """The agent's presence row, created Offline for an agent who has none yet."""
+    presence = AgentPresence.objects.select_related("status").filter(agent_id=agent.pk).first()
+    if presence is not None:
+        return presence
+    if not AgentProfile.objects.filter(user_id=agent.pk).exists():
+        raise NotAnAgent(f'User "{agent.get_username()}" is not an agent.')
+    offline = Status.objects.get(slug=Status.OFFLINE)
+    try:
+        with transaction.atomic():
+            return AgentPresence.objects.create(agent=agent, status=offline)
+    except IntegrityError:  # created by a concurrent request
+        return AgentPresence.objects.select_related("status").get(agent_id=agent.pk)
+
+
+def _lock_presence(agent) -> AgentPresence:
+    # The row lock serialises every change to one agent: two concurrent changes run one
+    # after the other, and the second sees the first's result.
+    try:
+        return AgentPresence.objects.select_for_update(of=("self",)).select_related("status").get(agent_id=agent.pk)
+    except AgentPresence.DoesNotExist:
+        presence_ensure(agent)
+        return AgentPresence.objects.select_for_update(of=("self",)).select_related("status").get(agent_id=agent.pk)
+
+
+def check_selectable(status: Status) -> None:
+    """What a person may pick: enabled statuses, never the system's Kicked out."""
+    if not status.enabled:
+        raise StatusNotSelectable(f'The status "{status.name}" is disabled.')
+    if status.slug == Status.KICKED_OUT:
+        raise StatusNotSelectable(f'"{status.name}" is set by the system only.')
+
+
+def _apply_queue_group(agent, status: Status) -> None:
+    """A status with teams makes the agent's active teams exactly those (S1 `teams`)."""
+    team_ids = list(status.teams.values_list("pk", flat=True))
+    if not team_ids:
+        return
+    memberships = TeamMembership.objects.filter(agent_id=agent.pk)
+    memberships.exclude(team_id__in=team_ids).filter(active=True).update(active=False)
+    memberships.filter(team_id__in=team_ids, active=False).update(active=True)
+    TeamMembership.objects.bulk_create(
+        [TeamMembership(agent_id=agent.pk, team_id=team_id, active=True) for team_id in team_ids],
+        ignore_conflicts=True,
+    )
+
+
+def presence_change_status(agent, status: Status, *, actor, source: str, reason: str = "") -> AgentPresence:
+    """Put `agent` in `status`. The one way any status changes (SPEC P2).
+
+    Locks the presence row, writes it, logs the change when logging is on and sends
+    `status_changed`, all in one transaction: a receiver that raises undoes everything.
+    Changing to the current status is a no-op (no log row, no signal). Person-driven
+    sources may only pick selectable statuses; automatic sources may apply any.
+    """
+    source = Source(source)
+    if source in PERSON_SOURCES:
+        check_selectable(status)
+    with transaction.atomic():
+        presence = _lock_presence(agent)
+        if presence.status_id == status.pk:
+            return presence
+        old_status = presence.status
+        presence.status = status
+        presence.since = timezone.now()
+        presence.pending_status = None
+        presence.save(update_fields=["status", "since", "pending_status"])
+        _apply_queue_group(agent, status)
+        if PresenceSettings.load().log_status_changes:
+            StatusChangeLog.objects.create(
+                agent_id=agent.pk,
+                from_status=old_status,
+                from_status_name=old_status.name,
+                to_status=status,
+                to_status_name=status.name,
+                actor_id=getattr(actor, "pk", None),
+                source=source,
+                reason=reason[:255],
+                at=presence.since,
+            )
+        status_changed.send(
+            sender=AgentPresence,
+            agent=agent,
+            presence=presence,
+            old_status=old_status,
+            new_status=status,
+            actor=actor,
+            source=source,
+            reason=reason,
+        )
+    return presence
+
+
+@dataclass(frozen=True)
+class StatusChoice:
+    """What a status pick did: changed the presence, or filed a request that waits for approval."""
+
+    presence: AgentPresence
+    request: StatusRequest | None = None
+
+
+def presence_request_status(agent, status: Status, *, actor, source: str, reason: str = "") -> StatusChoice:
+    """An agent's own pick (dropdown, API): applies it, or files an approval request (P6).
+
+    A status that requires approval waits for a supervisor when agents pick it for themselves;
+    a supervisor's pick applies at once. A new request replaces the agent's pending one.
+    """
+    check_selectable(status)
+    if not (status.requires_approval and getattr(actor, "pk", None) == agent.pk):
+        return StatusChoice(presence_change_status(agent, status, actor=actor, source=source, reason=reason))
+    with transaction.atomic():
+        presence = _lock_presence(agent)
+        pending = StatusRequest.objects.filter(agent_id=agent.pk, state=StatusRequest.State.PENDING)
+        if presence.status_id == status.pk:
+            return StatusChoice(presence)
+        pending.update(state=StatusRequest.State.CANCELLED, decided_at=timezone.now(), decided_by_id=agent.pk)
+        request = StatusRequest.objects.create(agent_id=agent.pk, status=status, reason=reason[:255])
+    return StatusChoice(presence, request)
+
+
+def presence_record_heartbeat(agent, *, now=None) -> None:
+    """The open agent panel says it is alive (C5). Cheap: at most one write a minute per agent."""
+    now = now or timezone.now()
+    if cache.add(f"presence:heartbeat:{agent.pk}", 1, timeout=HEARTBEAT_WRITE_INTERVAL):
+        updated = AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)
+        if not updated:
+            cache.delete(f"presence:heartbeat:{agent.pk}")
+            presence_ensure(agent)
+            AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)

@@ -1,0 +1,8 @@
+"""The presence app's domain signals: how `tickets` and `scheduling` react without being imported."""
+
+from django.dispatch import Signal
+
+# Sent inside the transaction of every status change, after the presence row is written.
+# Keyword arguments: agent, presence, old_status, new_status, actor, source, reason.
+# A receiver that raises rolls the whole change back.
+status_changed = Signal()
