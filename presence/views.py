@@ -1,9 +1,10 @@
 """Agent pages. Thin: read through selectors, write through services."""
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -18,15 +19,26 @@ def agent_home(request: HttpRequest) -> HttpResponse:
     return render(request, "presence/home.html", {"is_agent": is_agent})
 
 
+class StatusChoiceForm(forms.Form):
+    status = forms.ModelChoiceField(
+        queryset=Status.objects.all(), error_messages={"invalid_choice": "Choose a status from the list."}
+    )
+    reason = forms.CharField(max_length=255, required=False)
+
+
 @login_required
 @require_POST
 def status_change(request: HttpRequest) -> HttpResponse:
     """The header dropdown's form post (U1): works without JavaScript, redirects back."""
-    status = get_object_or_404(Status, pk=request.POST.get("status") or 0)
+    form = StatusChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(_safe_next(request))
+    status = form.cleaned_data["status"]
     try:
         selectors.agent_profile_get(request.user)
         choice = services.presence_request_status(
-            request.user, status, actor=request.user, source=Source.DROPDOWN, reason=request.POST.get("reason", "")
+            request.user, status, actor=request.user, source=Source.DROPDOWN, reason=form.cleaned_data["reason"]
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -35,7 +47,11 @@ def status_change(request: HttpRequest) -> HttpResponse:
             messages.info(request, f'Your switch to "{status.name}" waits for a supervisor\'s approval.')
         else:
             messages.success(request, f"Your status is now {choice.presence.status.name}.")
+    return redirect(_safe_next(request))
+
+
+def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "/"
-    return redirect(target)
+        return "/"
+    return target

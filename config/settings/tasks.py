@@ -21,3 +21,12 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# The periodic tasks, in code: django-celery-beat's DatabaseScheduler copies this into its
+# tables when beat starts (code is the source of truth; admins can see and pause them there).
+CELERY_BEAT_SCHEDULE = {
+    "presence-expire-timed-statuses": {
+        "task": "presence.tasks.expire_timed_statuses_task",
+        "schedule": 30.0,
+    },
+}

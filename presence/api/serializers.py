@@ -76,7 +76,7 @@ class StatusChangeInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
-class StatusRequestSerializer(serializers.ModelSerializer):
+class StatusChangeRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = StatusRequest
         fields = ["id", "agent", "status", "reason", "state", "requested_at", "decided_by", "decided_at"]

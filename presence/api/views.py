@@ -22,8 +22,8 @@ from presence.api.serializers import (
     PresenceSerializer,
     PresenceSettingsSerializer,
     StatusChangeInputSerializer,
+    StatusChangeRequestSerializer,
     StatusLogSerializer,
-    StatusRequestSerializer,
     StatusSerializer,
 )
 from presence.models import (
@@ -115,7 +115,7 @@ class PresenceMeStatusView(APIView):
 
     @extend_schema(
         request=StatusChangeInputSerializer,
-        responses={200: PresenceSerializer, 202: StatusRequestSerializer, **ERRORS},
+        responses={200: PresenceSerializer, 202: StatusChangeRequestSerializer, **ERRORS},
     )
     def post(self, request):
         selectors.agent_profile_get(request.user)
@@ -129,7 +129,7 @@ class PresenceMeStatusView(APIView):
             reason=data.validated_data["reason"],
         )
         if choice.request is not None:
-            return Response(StatusRequestSerializer(choice.request).data, status=status.HTTP_202_ACCEPTED)
+            return Response(StatusChangeRequestSerializer(choice.request).data, status=status.HTTP_202_ACCEPTED)
         return _presence_response(choice.presence)
 
 

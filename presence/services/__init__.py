@@ -11,6 +11,7 @@ from presence.services.config import presence_settings_update
 from presence.services.status_change import (
     presence_change_status,
     presence_ensure,
+    presence_expire_timed_statuses,
     presence_record_heartbeat,
     presence_request_status,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "agent_update",
     "presence_change_status",
     "presence_ensure",
+    "presence_expire_timed_statuses",
     "presence_record_heartbeat",
     "presence_request_status",
     "presence_settings_update",

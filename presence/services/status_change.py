@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -70,21 +71,46 @@ def _apply_queue_group(agent, status: Status) -> None:
     )
 
 
-def presence_change_status(agent, status: Status, *, actor, source: str, reason: str = "") -> AgentPresence:
+def presence_change_status(
+    agent,
+    status: Status,
+    *,
+    actor,
+    source: str,
+    reason: str = "",
+    if_status: Status | None = None,
+    if_since=None,
+) -> AgentPresence:
     """Put `agent` in `status`. The one way any status changes (SPEC P2).
 
     Locks the presence row, writes it, logs the change when logging is on and sends
     `status_changed`, all in one transaction: a receiver that raises undoes everything.
     Changing to the current status is a no-op (no log row, no signal). Person-driven
     sources may only pick selectable statuses; automatic sources may apply any.
+
+    Automatic paths decide on a snapshot read before the lock; `if_status` and `if_since`
+    make the change conditional on the agent still being in that state under the lock, so
+    a sweep racing a person (or a second copy of itself) changes nothing twice.
     """
+    presence, _ = _change_status(
+        agent, status, actor=actor, source=source, reason=reason, if_status=if_status, if_since=if_since
+    )
+    return presence
+
+
+def _change_status(agent, status, *, actor, source, reason, if_status=None, if_since=None):
+    """presence_change_status's body; also says whether anything changed."""
     source = Source(source)
     if source in PERSON_SOURCES:
         check_selectable(status)
     with transaction.atomic():
         presence = _lock_presence(agent)
         if presence.status_id == status.pk:
-            return presence
+            return presence, False
+        if if_status is not None and presence.status_id != if_status.pk:
+            return presence, False
+        if if_since is not None and presence.since != if_since:
+            return presence, False
         old_status = presence.status
         presence.status = status
         presence.since = timezone.now()
@@ -113,7 +139,7 @@ def presence_change_status(agent, status: Status, *, actor, source: str, reason:
             source=source,
             reason=reason,
         )
-    return presence
+    return presence, True
 
 
 @dataclass(frozen=True)
@@ -152,3 +178,30 @@ def presence_record_heartbeat(agent, *, now=None) -> None:
             cache.delete(f"presence:heartbeat:{agent.pk}")
             presence_ensure(agent)
             AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)
+
+
+def presence_expire_timed_statuses(*, now=None, batch_size: int = 200) -> int:
+    """Return every agent whose timed status ran out to its return status (P5, source expiry).
+
+    State-based: whoever is past their time when this runs is moved, so a missed run catches
+    up. One query per timed status finds the due agents; each agent then changes in its own
+    short transaction, conditional on still being in that status since the same moment.
+    """
+    now = now or timezone.now()
+    changed = 0
+    timed = Status.objects.filter(max_duration__isnull=False, return_status__isnull=False).select_related("return_status")
+    for status in timed:
+        cutoff = now - timedelta(minutes=status.max_duration)
+        due = AgentPresence.objects.filter(status=status, since__lte=cutoff).select_related("agent")
+        for presence in due.order_by("agent_id")[:batch_size].iterator():
+            _, did_change = _change_status(
+                presence.agent,
+                status.return_status,
+                actor=None,
+                source=Source.EXPIRY,
+                reason=f"{status.name} ended after {status.max_duration} min",
+                if_status=status,
+                if_since=presence.since,
+            )
+            changed += did_change
+    return changed

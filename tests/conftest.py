@@ -1,0 +1,70 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from presence.models import PresenceSettings, Status
+from tests.factories import AdminFactory, AgentFactory, SupervisorFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def statuses(db) -> dict[str, Status]:
+    """The built-in statuses of the data migration, by slug."""
+    return {status.slug: status for status in Status.objects.all()}
+
+
+@pytest.fixture
+def presence_settings(db) -> PresenceSettings:
+    return PresenceSettings.load()
+
+
+@pytest.fixture
+def agent(db):
+    return AgentFactory(username="ann")
+
+
+@pytest.fixture
+def other_agent(db):
+    return AgentFactory(username="bob")
+
+
+@pytest.fixture
+def supervisor(db):
+    return SupervisorFactory(username="sam")
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory(username="root")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def agent_api(agent) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(agent)
+    return client
+
+
+@pytest.fixture
+def supervisor_api(supervisor) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(supervisor)
+    return client
+
+
+@pytest.fixture
+def admin_api(admin_user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client

@@ -1,0 +1,83 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from presence.models import (
+    AgentPresence,
+    AgentProfile,
+    Status,
+    StatusCategory,
+    Team,
+    TeamMembership,
+)
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class AdminFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"admin{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class SupervisorFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"supervisor{n}")
+
+    @factory.post_generation
+    def supervisors_group(obj, create, extracted, **kwargs):
+        if create:
+            obj.groups.add(Group.objects.get_or_create(name="supervisors")[0])
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class StatusFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Status
+
+    name = factory.Sequence(lambda n: f"Status {n}")
+    slug = factory.Sequence(lambda n: f"status-{n}")
+    category = StatusCategory.INACTIVE
+    color = "#123456"
+
+
+class AgentFactory(UserFactory):
+    """A user with an agent profile and a presence row (Offline unless `status` is given)."""
+
+    username = factory.Sequence(lambda n: f"agent{n}")
+
+    @factory.post_generation
+    def profile(obj, create, extracted, **kwargs):
+        if create:
+            AgentProfile.objects.create(user=obj, **kwargs)
+
+    @factory.post_generation
+    def status(obj, create, extracted, **kwargs):
+        if create:
+            AgentPresence.objects.create(agent=obj, status=extracted or Status.objects.get(slug=Status.OFFLINE))
+
+    @factory.post_generation
+    def teams(obj, create, extracted, **kwargs):
+        if create and extracted:
+            TeamMembership.objects.bulk_create([TeamMembership(agent=obj, team=team) for team in extracted])
