@@ -60,9 +60,7 @@ class Team(models.Model):
     """A queue group. Agents are members; a status with teams sets which memberships are active."""
 
     name = models.CharField(max_length=100, unique=True)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="presence_teams"
-    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="presence_teams")
     history = HistoricalRecords()
 
     class Meta:
@@ -74,16 +72,12 @@ class Team(models.Model):
 
 class TeamMembership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
-    agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
-    )
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
     # An inactive member keeps the membership but takes no work from the team's queue.
     active = models.BooleanField(default=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["team", "agent"], name="unique_team_membership")
-        ]
+        constraints = [models.UniqueConstraint(fields=["team", "agent"], name="unique_team_membership")]
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.team}"
@@ -119,9 +113,13 @@ class Status(models.Model):
     enabled = models.BooleanField(default=True, help_text="Disabled statuses are hidden from agents' choices.")
     is_system = models.BooleanField(default=False, editable=False)
 
-    can_receive = models.BooleanField("can receive", default=False, help_text="Agents in it can be given new tickets and chats.")
+    can_receive = models.BooleanField(
+        "can receive", default=False, help_text="Agents in it can be given new tickets and chats."
+    )
     online_for_live_chat = models.BooleanField("online for live chat", default=False)
-    in_load_balance = models.BooleanField("in load balance", default=False, help_text="Included in load balance and round robin.")
+    in_load_balance = models.BooleanField(
+        "in load balance", default=False, help_text="Included in load balance and round robin."
+    )
     in_load_balance_for_chat = models.BooleanField(
         "in load balance for chat",
         default=False,
@@ -305,9 +303,7 @@ class StatusChangeLog(models.Model):
     """One row per status transition while logging is on (P8). Survives status deletion."""
 
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="status_log")
-    from_status = models.ForeignKey(
-        Status, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    from_status = models.ForeignKey(Status, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     to_status = models.ForeignKey(Status, null=True, on_delete=models.SET_NULL, related_name="+")
     # Names kept so the log still reads right after a status is renamed or deleted.
     from_status_name = models.CharField(max_length=64, blank=True)
@@ -368,9 +364,7 @@ class PresenceSettings(models.Model):
     reassign_on_status_change = models.BooleanField(
         "reassign on status change", default=False, help_text="Apply re-assign mappings when an agent's status changes."
     )
-    apply_mappings_to_schedules = models.BooleanField(
-        "apply mappings to shift and appointment changes", default=False
-    )
+    apply_mappings_to_schedules = models.BooleanField("apply mappings to shift and appointment changes", default=False)
     login_status = models.ForeignKey(
         Status, on_delete=models.PROTECT, related_name="+", help_text="The status an agent gets on login."
     )
@@ -417,6 +411,13 @@ class PresenceSettings(models.Model):
     def __str__(self) -> str:
         return "Presence settings"
 
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("The presence settings cannot be deleted.")
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.auto_offline_status_id and self.auto_offline_status.can_receive:
@@ -425,13 +426,6 @@ class PresenceSettings(models.Model):
             errors["login_status"] = "The login status cannot be an offline status."
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs):
-        self.pk = self.SINGLETON_PK
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("The presence settings cannot be deleted.")
 
     @classmethod
     def load(cls) -> "PresenceSettings":

@@ -43,9 +43,7 @@ def agent_profile_get(user) -> AgentProfile:
 def agent_list() -> QuerySet[AgentProfile]:
     return AgentProfile.objects.select_related(
         "user", "user__presence__status", "user__presence__pending_status"
-    ).prefetch_related(
-        Prefetch("user__team_memberships", queryset=TeamMembership.objects.order_by("team_id"))
-    )
+    ).prefetch_related(Prefetch("user__team_memberships", queryset=TeamMembership.objects.order_by("team_id")))
 
 
 def status_log_list() -> QuerySet[StatusChangeLog]:

@@ -14,7 +14,12 @@ def test_openapi_schema_and_docs(client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200
     body = schema.content.decode()
-    for path in ["/api/v1/statuses/", "/api/v1/presence/me/status/", "/api/v1/presence-settings/", "/api/v1/status-log/"]:
+    for path in [
+        "/api/v1/statuses/",
+        "/api/v1/presence/me/status/",
+        "/api/v1/presence-settings/",
+        "/api/v1/status-log/",
+    ]:
         assert path in body
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()

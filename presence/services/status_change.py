@@ -189,7 +189,9 @@ def presence_expire_timed_statuses(*, now=None, batch_size: int = 200) -> int:
     """
     now = now or timezone.now()
     changed = 0
-    timed = Status.objects.filter(max_duration__isnull=False, return_status__isnull=False).select_related("return_status")
+    timed = Status.objects.filter(max_duration__isnull=False, return_status__isnull=False).select_related(
+        "return_status"
+    )
     for status in timed:
         cutoff = now - timedelta(minutes=status.max_duration)
         due = AgentPresence.objects.filter(status=status, since__lte=cutoff).select_related("agent")

@@ -26,7 +26,10 @@ def test_builtin_statuses_match_the_spec(statuses):
     }  # fmt: skip
     available = statuses["available"]
     assert (available.category, available.can_receive, available.online_for_live_chat, available.in_load_balance) == (
-        "online", True, True, True
+        "online",
+        True,
+        True,
+        True,
     )
     assert statuses["busy"].category == "online" and not statuses["busy"].can_receive
     assert statuses["not-ready"].category == "not_ready"

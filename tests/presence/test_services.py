@@ -63,7 +63,11 @@ def test_change_writes_presence_log_and_signal(statuses, agent, supervisor, rece
     assert stored.status == statuses["available"] and stored.since > before.since
     row = StatusChangeLog.objects.get(agent=agent)
     assert (row.from_status, row.to_status, row.actor, row.source, row.reason) == (
-        statuses["offline"], statuses["available"], supervisor, "supervisor", "start of day"
+        statuses["offline"],
+        statuses["available"],
+        supervisor,
+        "supervisor",
+        "start of day",
     )
     assert row.at == stored.since
     assert len(received) == 1
@@ -167,9 +171,7 @@ def test_an_agent_without_a_presence_row_gets_one(statuses):
 def test_conditional_change_applies_only_to_the_expected_state(statuses, agent):
     presence_change_status(agent, statuses["lunch"], actor=agent, source=Source.API)
     since = _presence(agent).since
-    presence_change_status(
-        agent, statuses["available"], actor=None, source=Source.EXPIRY, if_status=statuses["busy"]
-    )
+    presence_change_status(agent, statuses["available"], actor=None, source=Source.EXPIRY, if_status=statuses["busy"])
     presence_change_status(
         agent, statuses["available"], actor=None, source=Source.EXPIRY,
         if_status=statuses["lunch"], if_since=since - timedelta(seconds=1),
@@ -245,7 +247,9 @@ def test_concurrent_changes_are_serialised_by_the_row_lock(statuses):
         status_changed.disconnect(dispatch_uid="test-hold")
 
     assert errors == []
-    rows = list(StatusChangeLog.objects.filter(agent=agent).order_by("at", "id").values_list("from_status", "to_status"))
+    rows = list(
+        StatusChangeLog.objects.filter(agent=agent).order_by("at", "id").values_list("from_status", "to_status")
+    )
     assert rows == [
         (statuses["offline"].pk, statuses["busy"].pk),
         (statuses["busy"].pk, statuses["available"].pk),

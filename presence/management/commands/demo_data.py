@@ -39,10 +39,14 @@ class Command(BaseCommand):
             if admin is None:
                 admin = User.objects.create_superuser("admin", "admin@example.com", password)
             supervisors, _ = Group.objects.get_or_create(name="supervisors")
-            supervisors.permissions.set(Permission.objects.filter(content_type__app_label="presence", codename__in=SUPERVISOR_PERMISSIONS))
+            supervisors.permissions.set(
+                Permission.objects.filter(content_type__app_label="presence", codename__in=SUPERVISOR_PERMISSIONS)
+            )
             supervisor = User.objects.filter(username="sam").first()
             if supervisor is None:
-                supervisor = User.objects.create_user("sam", "sam@example.com", password, first_name="Sam", is_staff=True)
+                supervisor = User.objects.create_user(
+                    "sam", "sam@example.com", password, first_name="Sam", is_staff=True
+                )
             supervisor.groups.add(supervisors)
             teams = {name: Team.objects.get_or_create(name=name)[0] for name in TEAMS}
             for username, first_name, team_names, capabilities, licence in AGENTS:
