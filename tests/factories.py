@@ -70,7 +70,7 @@ class AgentFactory(UserFactory):
     @factory.post_generation
     def profile(obj, create, extracted, **kwargs):
         if create:
-            AgentProfile.objects.create(user=obj, **kwargs)
+            AgentProfile.objects.create(user=obj, **(extracted or {}), **kwargs)
 
     @factory.post_generation
     def status(obj, create, extracted, **kwargs):
@@ -81,3 +81,11 @@ class AgentFactory(UserFactory):
     def teams(obj, create, extracted, **kwargs):
         if create and extracted:
             TeamMembership.objects.bulk_create([TeamMembership(agent=obj, team=team) for team in extracted])
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "tickets.Ticket"
+
+    subject = factory.Sequence(lambda n: f"Ticket {n}")
+    channel = "email"

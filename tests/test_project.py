@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from presence.models import AgentPresence, AgentProfile, Team
+from tickets.models import TeamRouting, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,8 @@ def test_schema_generates_without_warnings(capsys):
 def test_demo_data_is_idempotent(statuses):
     call_command("demo_data")
     call_command("demo_data")
+    assert Ticket.objects.count() == 6
+    assert TeamRouting.objects.filter(method="round_robin").count() == 2
     assert AgentProfile.objects.count() == 5
     assert AgentPresence.objects.count() == 5
     assert Team.objects.count() == 3

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = "Tickets and routing"
+
+    def ready(self) -> None:
+        from presence.signals import status_changed
+        from presence.workload import register_workload_provider
+        from tickets import receivers
+
+        status_changed.connect(receivers.on_status_changed, dispatch_uid="tickets.on_status_changed")
+        register_workload_provider(receivers.ticket_workloads)

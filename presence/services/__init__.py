@@ -5,11 +5,14 @@ from presence.services.agents import (
     agent_profile_save,
     agent_set_teams,
     agent_update,
+    team_set_members,
 )
 from presence.services.catalogue import status_delete, status_save
 from presence.services.config import presence_settings_update
 from presence.services.status_change import (
+    presence_cancel_finishing,
     presence_change_status,
+    presence_complete_finishing,
     presence_ensure,
     presence_expire_timed_statuses,
     presence_record_heartbeat,
@@ -21,7 +24,9 @@ __all__ = [
     "agent_profile_save",
     "agent_set_teams",
     "agent_update",
+    "presence_cancel_finishing",
     "presence_change_status",
+    "presence_complete_finishing",
     "presence_ensure",
     "presence_expire_timed_statuses",
     "presence_record_heartbeat",
@@ -29,4 +34,5 @@ __all__ = [
     "presence_settings_update",
     "status_delete",
     "status_save",
+    "team_set_members",
 ]

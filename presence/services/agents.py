@@ -32,6 +32,15 @@ def agent_set_teams(user, teams) -> None:
     )
 
 
+def team_set_members(team, members) -> None:
+    """Make exactly these agents members of the team (memberships kept keep their active flag)."""
+    wanted = {user.pk for user in members}
+    TeamMembership.objects.filter(team=team).exclude(agent_id__in=wanted).delete()
+    TeamMembership.objects.bulk_create(
+        [TeamMembership(team=team, agent_id=agent_id) for agent_id in wanted], ignore_conflicts=True
+    )
+
+
 def agent_create(
     *,
     actor,

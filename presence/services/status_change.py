@@ -18,6 +18,11 @@ from presence.models import (
     TeamMembership,
 )
 from presence.signals import status_changed
+from presence.workload import workload_of
+
+# Paths where a drain status waits for the agent's open tickets (P4); automatic paths such as
+# idle timeout, auto-offline, kick-out and logout apply at once.
+DRAINING_SOURCES = PERSON_SOURCES | {Source.APPROVAL, Source.SHIFT, Source.APPOINTMENT}
 
 # A heartbeat is written to the database at most once per agent per this many seconds;
 # the cache absorbs the rest. Sweeps that read last_heartbeat allow for this lag.
@@ -105,11 +110,24 @@ def _change_status(agent, status, *, actor, source, reason, if_status=None, if_s
         check_selectable(status)
     with transaction.atomic():
         presence = _lock_presence(agent)
-        if presence.status_id == status.pk:
-            return presence, False
         if if_status is not None and presence.status_id != if_status.pk:
             return presence, False
         if if_since is not None and presence.since != if_since:
+            return presence, False
+        if presence.status_id == status.pk:
+            if presence.pending_status_id is not None and source in DRAINING_SOURCES:
+                # Picking the current status again while finishing cancels the finishing.
+                _set_pending(presence, None)
+            return presence, False
+        if (
+            source in DRAINING_SOURCES
+            and status.drain
+            and presence.status.can_receive
+            and workload_of(agent.pk).open_tickets > 0
+        ):
+            # P4: keep working, take nothing new, switch when the last open ticket is done.
+            if presence.pending_status_id != status.pk:
+                _set_pending(presence, status)
             return presence, False
         old_status = presence.status
         presence.status = status
@@ -140,6 +158,36 @@ def _change_status(agent, status, *, actor, source, reason, if_status=None, if_s
             reason=reason,
         )
     return presence, True
+
+
+def _set_pending(presence: AgentPresence, status: Status | None) -> None:
+    presence.pending_status = status
+    presence.save(update_fields=["pending_status"])
+
+
+def presence_cancel_finishing(agent, *, actor) -> AgentPresence:
+    """Stop finishing: the agent stays in their status and takes new work again."""
+    with transaction.atomic():
+        presence = _lock_presence(agent)
+        if presence.pending_status_id is not None:
+            _set_pending(presence, None)
+    return presence
+
+
+def presence_complete_finishing(agent) -> AgentPresence:
+    """Apply a finishing agent's pending status once they hold no open tickets (source drain).
+
+    Called after a ticket of theirs closes or leaves them; harmless for anyone else.
+    """
+    with transaction.atomic():
+        presence = _lock_presence(agent)
+        pending = presence.pending_status
+        if pending is None or workload_of(agent.pk).open_tickets > 0:
+            return presence
+        presence, _ = _change_status(
+            agent, pending, actor=None, source=Source.DRAIN, reason=f"finished open tickets before {pending.name}"
+        )
+    return presence
 
 
 @dataclass(frozen=True)

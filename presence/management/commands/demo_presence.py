@@ -29,7 +29,7 @@ SUPERVISOR_PERMISSIONS = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo superuser, supervisor, teams and agents (safe to run again)."
+    help = "Create the demo superuser, supervisor, teams and agents (safe to run again); demo_data runs it."
 
     def handle(self, *args, **options) -> None:
         password = os.environ.get("DEMO_PASSWORD", DEFAULT_PASSWORD)

@@ -1,0 +1,179 @@
+import pytest
+
+from presence.models import AgentProfile, Source
+from presence.services import presence_change_status
+from tests.tickets.conftest import status_of
+from tickets.models import MappingAction, ReassignMapping, RoutingMethod, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reassign_on(presence_settings):
+    presence_settings.reassign_on_status_change = True
+    presence_settings.save()
+    return presence_settings
+
+
+def _hold(agent, team, n, **kwargs) -> list[Ticket]:
+    return Ticket.objects.bulk_create(
+        [Ticket(subject=f"held {i}", team=team, assignee=agent, **kwargs) for i in range(n)]
+    )
+
+
+def _mapping(statuses, to, action, from_=None):
+    return ReassignMapping.objects.create(
+        from_status=statuses[from_] if from_ else None, to_status=statuses[to], action=action
+    )
+
+
+@pytest.mark.sqlite
+def test_unassign_mapping_moves_tickets_to_the_unassigned_queue(make_team, make_agent, statuses, reassign_on):
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    held = _hold(ann, team, 3)
+    closed = Ticket.objects.create(subject="done", team=team, assignee=ann, state="closed")
+    _mapping(statuses, "out-of-office", MappingAction.UNASSIGN, from_="available")
+
+    presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+
+    assert list(Ticket.objects.unassigned().order_by("pk")) == held
+    assert Ticket.objects.get(pk=closed.pk).assignee == ann  # closed tickets stay
+    history = Ticket.history.filter(id=held[0].pk).first()
+    assert (history.assignee_id, history.history_user, history.history_type) == (None, ann, "~")
+
+
+def test_reroute_mapping_routes_through_the_team(make_team, make_agent, statuses, reassign_on):
+    team = make_team(method=RoutingMethod.ROUND_ROBIN)
+    ann, bob, cara = (make_agent(n, teams=[team]) for n in ("ann", "bob", "cara"))
+    AgentProfile.objects.filter(user=cara).update(capacity_email=1)
+    held = _hold(ann, team, 4)
+    _mapping(statuses, "lunch", MappingAction.REROUTE)  # from any status
+
+    presence_change_status(ann, statuses["lunch"], actor=ann, source=Source.API)
+
+    owners = list(Ticket.objects.filter(pk__in=[t.pk for t in held]).order_by("pk").values_list("assignee", flat=True))
+    assert owners == [bob.pk, cara.pk, bob.pk, bob.pk]  # cara is full after one; ann is never picked
+
+
+def test_reroute_with_nobody_eligible_leaves_tickets_in_the_queue(make_team, make_agent, statuses, reassign_on):
+    team = make_team()
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, 2)
+    _mapping(statuses, "meeting", MappingAction.REROUTE)
+    presence_change_status(ann, statuses["meeting"], actor=ann, source=Source.API)
+    assert Ticket.objects.unassigned().count() == 2
+
+
+def test_delegate_mapping_gives_tickets_to_the_delegate_who_can_handle_them(
+    make_team, make_agent, statuses, reassign_on
+):
+    team = make_team(method=RoutingMethod.MANUAL)
+    dora = make_agent("dora", teams=[team], can_phone=False)
+    ann = make_agent("ann", teams=[team], can_phone=True)
+    AgentProfile.objects.filter(user=ann).update(delegate=dora)
+    email = _hold(ann, team, 2)
+    phone = _hold(ann, team, 1, channel="phone")
+    _mapping(statuses, "out-of-office", MappingAction.DELEGATE)
+
+    presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+
+    assert set(Ticket.objects.filter(pk__in=[t.pk for t in email]).values_list("assignee", flat=True)) == {dora.pk}
+    assert Ticket.objects.get(pk=phone[0].pk).assignee is None
+
+
+def test_exact_mapping_wins_over_any(make_team, make_agent, statuses, reassign_on):
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, 1)
+    _mapping(statuses, "meeting", MappingAction.UNASSIGN)
+    _mapping(statuses, "meeting", MappingAction.DELEGATE, from_="available")  # no delegate: unassign too
+    bob = make_agent("bob", teams=[team])
+    AgentProfile.objects.filter(user=ann).update(delegate=bob)
+    presence_change_status(ann, statuses["meeting"], actor=ann, source=Source.API)
+    assert Ticket.objects.get().assignee == bob
+
+
+def test_no_mapping_and_setting_off_leave_tickets(make_team, make_agent, statuses, presence_settings):
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, 2)
+    _mapping(statuses, "meeting", MappingAction.UNASSIGN)
+    presence_change_status(ann, statuses["meeting"], actor=ann, source=Source.API)  # setting is off
+    assert Ticket.objects.filter(assignee=ann).count() == 2
+    presence_settings.reassign_on_status_change = True
+    presence_settings.save()
+    presence_change_status(ann, statuses["training"], actor=ann, source=Source.API)  # no mapping
+    assert Ticket.objects.filter(assignee=ann).count() == 2
+
+
+@pytest.mark.parametrize("source", [Source.SHIFT, Source.APPOINTMENT])
+def test_schedule_sources_obey_their_own_setting(make_team, make_agent, statuses, reassign_on, source):
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, 1)
+    _mapping(statuses, "meeting", MappingAction.UNASSIGN)
+    presence_change_status(ann, statuses["meeting"], actor=None, source=source)
+    assert Ticket.objects.filter(assignee=ann).count() == 1
+    presence_change_status(ann, statuses["available"], actor=None, source=source)
+    reassign_on.apply_mappings_to_schedules = True
+    reassign_on.save()
+    presence_change_status(ann, statuses["meeting"], actor=None, source=source)
+    assert Ticket.objects.filter(assignee=ann).count() == 0
+
+
+def test_kicked_out_always_unassigns(make_team, make_agent, statuses, presence_settings):
+    assert presence_settings.reassign_on_status_change is False
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, 2)
+    presence_change_status(ann, statuses["kicked-out"], actor=None, source=Source.KICKED_OUT)
+    assert Ticket.objects.unassigned().count() == 2
+
+
+def test_a_failing_move_rolls_back_the_status_change(make_team, make_agent, statuses, reassign_on, monkeypatch):
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, 2)
+    _mapping(statuses, "meeting", MappingAction.UNASSIGN)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("history table unavailable")
+
+    monkeypatch.setattr("simple_history.manager.HistoryManager.bulk_history_create", broken)
+    with pytest.raises(RuntimeError):
+        presence_change_status(ann, statuses["meeting"], actor=ann, source=Source.API)
+    assert status_of(ann).status == statuses["available"]
+    assert Ticket.objects.filter(assignee=ann).count() == 2
+
+
+@pytest.mark.parametrize("n", [10, 2000])
+def test_moving_n_tickets_costs_the_same_number_of_queries(
+    make_team, make_agent, statuses, reassign_on, django_assert_num_queries, n
+):
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    _hold(ann, team, n)
+    _mapping(statuses, "out-of-office", MappingAction.UNASSIGN)
+    # status change (settings, lock, update, queue group, log, savepoints) + mapping lookup
+    # (settings, mappings) + lock-and-read tickets, one UPDATE, one history insert
+    with django_assert_num_queries(12):
+        presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+    assert Ticket.objects.unassigned().count() == n
+    assert Ticket.history.filter(assignee_id__isnull=True, history_type="~").count() == n
+
+
+@pytest.mark.parametrize("n", [10, 2000])
+def test_rerouting_n_tickets_costs_the_same_number_of_queries(
+    make_team, make_agent, statuses, reassign_on, django_assert_num_queries, n
+):
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    ann = make_agent("ann", teams=[team])
+    others = [make_agent(f"agent{i}", teams=[team], capacity_email=10_000) for i in range(3)]
+    _hold(ann, team, n)
+    _mapping(statuses, "lunch", MappingAction.REROUTE)
+    # as above, plus the team row lock, the candidates, their load, and one UPDATE per target (3)
+    with django_assert_num_queries(17):
+        presence_change_status(ann, statuses["lunch"], actor=ann, source=Source.API)
+    per_agent = [Ticket.objects.filter(assignee=agent).count() for agent in others]
+    assert sum(per_agent) == n and max(per_agent) - min(per_agent) <= 1  # load balanced

@@ -1,0 +1,171 @@
+import pytest
+
+from presence.models import AgentPresence, Source, TeamMembership
+from presence.services import presence_change_status
+from tests.factories import StatusFactory
+from tickets.models import RoutingMethod, TeamRouting, Ticket
+from tickets.services import team_queue_route, ticket_close, ticket_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _create(team, actor=None, **kwargs) -> Ticket:
+    return ticket_create(actor=actor, subject=kwargs.pop("subject", "Help"), team=team, **kwargs)
+
+
+# --- T3: eligibility ---------------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+def test_new_ticket_in_a_routing_team_goes_to_an_available_member(make_team, make_agent):
+    team = make_team()
+    ann = make_agent("ann", teams=[team])
+    ticket = _create(team)
+    assert ticket.assignee == ann and ticket.assigned_at is not None
+    assert ticket.history.first().history_type == "~"
+
+
+def test_manual_team_and_no_team_leave_tickets_unassigned(make_team, make_agent):
+    manual = make_team("Manual", RoutingMethod.MANUAL)
+    make_agent("ann", teams=[manual])
+    assert _create(manual).assignee is None
+    assert _create(None).assignee is None
+
+
+@pytest.mark.parametrize("status", ["busy", "lunch", "not-ready", "offline", "out-of-office", "kicked-out"])
+def test_only_statuses_in_load_balance_receive(make_team, make_agent, status):
+    team = make_team()
+    make_agent("ann", teams=[team], status=status)
+    assert _create(team).assignee is None
+
+
+def test_in_load_balance_for_chat_receives_only_chat_linked_tickets(make_team, make_agent):
+    team = make_team()
+    chat_only = StatusFactory(name="Chat only", category="online", can_receive=True, in_load_balance_for_chat=True)
+    agent = make_agent("ann", teams=[team])
+    presence_change_status(agent, chat_only, actor=agent, source=Source.API)
+    assert _create(team, channel="email").assignee is None
+    assert _create(team, channel="chat", linked_to_chat=True).assignee == agent
+    assert _create(team, channel="chat", linked_to_chat=False).assignee is None
+
+
+def test_capability_for_the_channel_is_needed(make_team, make_agent):
+    team = make_team()
+    make_agent("ann", teams=[team], can_phone=False)
+    bob = make_agent("bob", teams=[team], can_phone=True)
+    assert _create(team, channel="phone").assignee == bob
+    # Portal tickets need the email capability.
+    cara = make_agent("cara", teams=[make_team("Portal")], can_email=True)
+    assert _create(cara.team_memberships.get().team, channel="portal").assignee == cara
+
+
+def test_capacity_per_channel_is_never_exceeded(make_team, make_agent):
+    team = make_team()
+    ann = make_agent("ann", teams=[team], capacity_chat=2, capacity_email=1)
+    chats = [_create(team, channel="chat") for _ in range(3)]
+    assert [t.assignee for t in chats] == [ann, ann, None]
+    assert _create(team, channel="email").assignee == ann  # other channels have their own room
+    assert _create(team, channel="email").assignee is None
+
+
+def test_pending_tickets_count_against_capacity_and_closed_ones_do_not(
+    make_team, make_agent, django_capture_on_commit_callbacks
+):
+    team = make_team()
+    ann = make_agent("ann", teams=[team], capacity_email=1)
+    first = _create(team)
+    Ticket.objects.filter(pk=first.pk).update(state="pending")
+    assert _create(team).assignee is None
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_close(first, actor=ann)
+    assert Ticket.objects.filter(assignee=ann).exclude(pk=first.pk).count() == 1  # the queued one got routed
+
+
+def test_only_active_members_of_the_team_receive(make_team, make_agent):
+    team, other = make_team(), make_team("Other")
+    ann = make_agent("ann", teams=[team])
+    make_agent("bob", teams=[other])
+    TeamMembership.objects.filter(agent=ann).update(active=False)
+    assert _create(team).assignee is None
+
+
+def test_finishing_agents_receive_nothing_new(make_team, make_agent, statuses):
+    team = make_team()
+    ann = make_agent("ann", teams=[team])
+    AgentPresence.objects.filter(agent=ann).update(pending_status=statuses["lunch"])
+    assert _create(team).assignee is None
+
+
+# --- round robin and load balance -----------------------------------------------------------
+
+
+def test_round_robin_takes_turns_and_remembers_the_cursor(make_team, make_agent):
+    team = make_team()
+    ann, bob, cara = (make_agent(name, teams=[team]) for name in ("ann", "bob", "cara"))
+    got = [_create(team).assignee for _ in range(5)]
+    assert got == [ann, bob, cara, ann, bob]
+    assert TeamRouting.objects.get(team=team).last_agent == bob
+    # The cursor survives; an agent leaving the pool is skipped.
+    presence_change_status(cara, AgentPresence.objects.get(agent=ann).status.__class__.objects.get(slug="busy"),
+                           actor=cara, source=Source.API)  # fmt: skip
+    assert [_create(team).assignee for _ in range(2)] == [ann, bob]
+
+
+def test_load_balance_picks_the_agent_with_fewest_open_tickets(make_team, make_agent):
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    ann, bob = make_agent("ann", teams=[team]), make_agent("bob", teams=[team])
+    elsewhere = make_team("Elsewhere", RoutingMethod.MANUAL)
+    for _ in range(2):  # ann already holds two tickets from another team
+        Ticket.objects.create(subject="old", team=elsewhere, assignee=ann)
+    got = [_create(team).assignee for _ in range(4)]
+    assert got == [bob, bob, ann, bob]
+
+
+# --- routing the queue again -------------------------------------------------------------------
+
+
+def test_queue_is_routed_when_an_agent_becomes_eligible(
+    make_team, make_agent, statuses, django_capture_on_commit_callbacks
+):
+    team = make_team()
+    ann = make_agent("ann", teams=[team], status="busy")
+    waiting = [_create(team) for _ in range(2)]
+    assert all(t.assignee is None for t in waiting)
+    with django_capture_on_commit_callbacks(execute=True):
+        presence_change_status(ann, statuses["available"], actor=ann, source=Source.API)
+    assert set(Ticket.objects.filter(pk__in=[t.pk for t in waiting]).values_list("assignee", flat=True)) == {ann.pk}
+
+
+def test_queue_is_routed_when_capacity_frees_up(make_team, make_agent, django_capture_on_commit_callbacks):
+    team = make_team()
+    ann = make_agent("ann", teams=[team], capacity_email=1)
+    first, second = _create(team), _create(team)
+    assert (first.assignee, second.assignee) == (ann, None)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_close(first, actor=ann)
+    second.refresh_from_db()
+    assert second.assignee == ann
+
+
+def test_team_queue_route_is_oldest_first_and_idempotent(make_team, make_agent):
+    team = make_team()
+    ann = make_agent("ann", teams=[team], status="busy", capacity_email=2)
+    tickets = [_create(team, subject=f"t{i}") for i in range(3)]
+    AgentPresence.objects.filter(agent=ann).update(
+        status=AgentPresence.objects.get(agent=ann).status.__class__.objects.get(slug="available")
+    )
+    routed = team_queue_route(team.pk)
+    assert [t.subject for t in routed] == ["t0", "t1"]
+    assert team_queue_route(team.pk) == []
+    assert Ticket.objects.get(pk=tickets[2].pk).assignee is None
+
+
+def test_routing_one_ticket_query_count(make_team, make_agent, django_assert_max_num_queries):
+    team = make_team()
+    for name in ("ann", "bob", "cara"):
+        make_agent(name, teams=[team])
+    with django_assert_max_num_queries(15):
+        # validate team, insert + history; then lock ticket, lock team row, lock candidates,
+        # count their load, move the cursor, UPDATE, history; refresh; 4 savepoint statements
+        ticket = _create(team)
+    assert ticket.assignee is not None

@@ -1,0 +1,153 @@
+"""The tickets API (SPEC "A"): tickets, teams, re-assign mappings, live-chat availability."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from presence.api.permissions import ReadAnyWriteConfigAdmin
+from presence.api.views import ERRORS
+from presence.models import Team
+from tickets import selectors, services
+from tickets.api.serializers import (
+    LiveChatAvailabilitySerializer,
+    ReassignMappingSerializer,
+    TeamSerializer,
+    TicketAssignInputSerializer,
+    TicketAssignOutputSerializer,
+    TicketNoteOutputSerializer,
+    TicketNoteSerializer,
+    TicketSerializer,
+)
+from tickets.models import ReassignMapping, Ticket
+
+
+class TicketFilter(django_filters.FilterSet):
+    unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+
+    class Meta:
+        model = Ticket
+        fields = ["team", "state", "assignee", "channel", "unassigned", "pinned", "linked_to_chat"]
+
+
+@extend_schema(responses={**ERRORS})
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
+    """Tickets. Agents see and act on their own tickets and their teams' Unassigned queue;
+    supervisors on all. New tickets in a routing team are assigned at once."""
+
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    permission_classes = [IsAuthenticated]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    queryset = Ticket.objects.none()
+
+    def get_queryset(self):
+        return selectors.ticket_list_for(self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.ticket_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.ticket_update(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    @extend_schema(request=TicketAssignInputSerializer, responses={200: TicketAssignOutputSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Assign to an agent (`null` puts it back in the Unassigned queue); warnings do not block."""
+        ticket = self.get_object()
+        data = TicketAssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agent = data.validated_data["agent"]
+        if agent is None:
+            ticket, warnings = services.ticket_unassign(ticket, actor=request.user), []
+        else:
+            ticket, warnings = services.ticket_assign(ticket, agent, actor=request.user)
+        return Response({"ticket": TicketSerializer(ticket).data, "warnings": warnings})
+
+    @extend_schema(request=TicketNoteSerializer, responses={201: TicketNoteOutputSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def notes(self, request, pk=None):
+        """Add a note; @username mentions warn when the mentioned agent's status asks for it."""
+        ticket = self.get_object()
+        data = TicketNoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note, warnings = services.ticket_note_add(ticket, author=request.user, body=data.validated_data["body"])
+        return Response({"note": TicketNoteSerializer(note).data, "warnings": warnings}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: TicketSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        ticket = services.ticket_close(self.get_object(), actor=request.user)
+        return Response(TicketSerializer(ticket).data)
+
+
+@extend_schema(responses={**ERRORS})
+class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                  mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
+    """Teams with their routing method and members; configuration admins write."""
+
+    serializer_class = TeamSerializer
+    permission_classes = [ReadAnyWriteConfigAdmin]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    pagination_class = None
+    queryset = Team.objects.none()
+
+    def get_queryset(self):
+        return selectors.team_list()
+
+    def _save(self, team: Team, data: dict) -> Team:
+        team.name = data.get("name", team.name)
+        services.team_save(
+            team, actor=self.request.user, routing_method=data.get("routing_method"), members=data.get("members")
+        )
+        return selectors.team_list().get(pk=team.pk)
+
+    def perform_create(self, serializer):
+        serializer.instance = self._save(Team(), serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = self._save(serializer.instance, serializer.validated_data)
+
+
+@extend_schema(responses={**ERRORS})
+class ReassignMappingViewSet(viewsets.ModelViewSet):
+    """Re-assign mappings (T4): from status (null = any) to status, and what happens to tickets."""
+
+    serializer_class = ReassignMappingSerializer
+    permission_classes = [ReadAnyWriteConfigAdmin]
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    queryset = ReassignMapping.objects.none()
+
+    def get_queryset(self):
+        return ReassignMapping.objects.select_related("from_status", "to_status").order_by("to_status_id", "pk")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.mapping_save(
+            ReassignMapping(**serializer.validated_data), actor=self.request.user
+        )
+
+    def perform_update(self, serializer):
+        mapping = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(mapping, name, value)
+        services.mapping_save(mapping, actor=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.mapping_delete(instance, actor=self.request.user)
+
+
+class LiveChatAvailabilityView(APIView):
+    """How many agents count as online for live chat (T6), in total and per team."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: LiveChatAvailabilitySerializer, **ERRORS})
+    def get(self, request):
+        return Response(selectors.live_chat_availability())

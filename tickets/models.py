@@ -1,0 +1,164 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from presence.models import Channel, Status, Team
+
+
+class RoutingMethod(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    LOAD_BALANCE = "load_balance", "Load balance (fewest open tickets)"
+
+
+class TicketChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    CHAT = "chat", "Chat"
+    VIDEO = "video", "Video"
+    PORTAL = "portal", "Portal"
+
+
+# The agent capability (and so the capacity) a ticket of each channel needs: portal tickets
+# are written work, handled like email.
+CAPABILITY_FOR_CHANNEL = {
+    TicketChannel.EMAIL: Channel.EMAIL,
+    TicketChannel.PORTAL: Channel.EMAIL,
+    TicketChannel.PHONE: Channel.PHONE,
+    TicketChannel.CHAT: Channel.CHAT,
+    TicketChannel.VIDEO: Channel.VIDEO,
+}
+
+
+def channels_for_capability(capability: str) -> list[str]:
+    return [channel for channel, needs in CAPABILITY_FOR_CHANNEL.items() if needs == capability]
+
+
+class TicketState(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    CLOSED = "closed", "Closed"
+
+
+# Tickets an agent holds: open and pending both count as work (capacity, finishing, workload).
+HELD_STATES = (TicketState.OPEN, TicketState.PENDING)
+
+
+class TeamRouting(models.Model):
+    """How a team's tickets are routed (T2), with the round-robin cursor kept across restarts."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, primary_key=True, related_name="routing")
+    method = models.CharField(max_length=16, choices=RoutingMethod.choices, default=RoutingMethod.MANUAL)
+    # Round robin continues after the agent who got the team's last ticket.
+    last_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["last_agent"])
+
+    class Meta:
+        verbose_name = "team routing"
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.get_method_display()}"
+
+
+class TicketQuerySet(models.QuerySet):
+    def held(self):
+        return self.filter(state__in=HELD_STATES)
+
+    def unassigned(self):
+        return self.held().filter(assignee__isnull=True)
+
+
+class Ticket(models.Model):
+    subject = models.CharField(max_length=255)
+    channel = models.CharField(max_length=8, choices=TicketChannel.choices, default=TicketChannel.EMAIL)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_tickets"
+    )
+    state = models.CharField(max_length=8, choices=TicketState.choices, default=TicketState.OPEN)
+    linked_to_chat = models.BooleanField("linked to a chat", default=False)
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    # Set when the assignee first opens the ticket after it was assigned (C6 kick-out).
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pinned", "created_at", "id"]
+        indexes = [
+            models.Index(fields=["assignee", "state"], name="ticket_assignee_state"),
+            models.Index(fields=["team", "state", "assignee"], name="ticket_team_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def capability(self) -> str:
+        return CAPABILITY_FOR_CHANNEL[TicketChannel(self.channel)]
+
+    @property
+    def is_held(self) -> bool:
+        return self.state in HELD_STATES
+
+
+class TicketNote(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.ticket_id} by {self.author}"
+
+
+class MappingAction(models.TextChoices):
+    UNASSIGN = "unassign", "Unassign (to the Unassigned queue)"
+    REROUTE = "reroute", "Re-route through the team's routing"
+    DELEGATE = "delegate", "Delegate to the agent's out-of-office delegate"
+
+
+class ReassignMapping(models.Model):
+    """When an agent moves from `from_status` (empty: any) to `to_status`, move their tickets (T4)."""
+
+    from_status = models.ForeignKey(
+        Status,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="mappings_from",
+        help_text="Empty: from any status.",
+    )
+    to_status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="mappings_to")
+    action = models.CharField(max_length=16, choices=MappingAction.choices, default=MappingAction.UNASSIGN)
+    history = HistoricalRecords()
+    usage_kind = "re-assign mappings"
+
+    class Meta:
+        verbose_name = "re-assign mapping"
+        constraints = [
+            models.UniqueConstraint(fields=["from_status", "to_status"], name="unique_mapping_from_to"),
+            models.UniqueConstraint(
+                fields=["to_status"], condition=models.Q(from_status__isnull=True), name="unique_mapping_any_to"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'Any'} -> {self.to_status}: {self.get_action_display()}"
+
+    def clean(self) -> None:
+        if self.from_status_id and self.from_status_id == self.to_status_id:
+            raise ValidationError({"to_status": "A mapping needs two different statuses."})

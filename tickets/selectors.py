@@ -1,0 +1,39 @@
+"""Reads of the tickets app."""
+
+from django.db.models import Count, Q, QuerySet
+
+from presence.api.permissions import is_supervisor
+from presence.models import AgentPresence, Team, TeamMembership
+from tickets.models import Ticket
+
+
+def ticket_list_for(user) -> QuerySet[Ticket]:
+    """Supervisors see every ticket; an agent sees their own and their teams' Unassigned queue."""
+    qs = Ticket.objects.select_related("team")
+    if is_supervisor(user):
+        return qs
+    team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
+    return qs.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True, team_id__in=team_ids))
+
+
+def team_list() -> QuerySet[Team]:
+    return Team.objects.select_related("routing").prefetch_related("memberships")
+
+
+def live_chat_availability() -> dict:
+    """Agents who count as online for live chat (T6), in total and per team: two queries."""
+    online = AgentPresence.objects.filter(status__online_for_live_chat=True)
+    total = online.count()
+    per_team = {
+        row["id"]: row
+        for row in Team.objects.values("id", "name").annotate(
+            online=Count(
+                "memberships",
+                filter=Q(memberships__active=True, memberships__agent__presence__status__online_for_live_chat=True),
+            )
+        )
+    }
+    return {
+        "online": total,
+        "teams": [{"team": tid, "name": row["name"], "online": row["online"]} for tid, row in sorted(per_team.items())],
+    }

@@ -1,0 +1,38 @@
+"""Every write in the tickets app goes through a function here."""
+
+from tickets.services.mappings import (
+    mapping_delete,
+    mapping_for_change,
+    mapping_save,
+    tickets_move_for_status_change,
+)
+from tickets.services.routing import team_queue_route, tickets_route
+from tickets.services.teams import team_save
+from tickets.services.tickets import (
+    AssignmentRefused,
+    ticket_assign,
+    ticket_close,
+    ticket_create,
+    ticket_mark_opened,
+    ticket_note_add,
+    ticket_unassign,
+    ticket_update,
+)
+
+__all__ = [
+    "AssignmentRefused",
+    "mapping_delete",
+    "mapping_for_change",
+    "mapping_save",
+    "team_queue_route",
+    "team_save",
+    "ticket_assign",
+    "ticket_close",
+    "ticket_create",
+    "ticket_mark_opened",
+    "ticket_note_add",
+    "ticket_unassign",
+    "ticket_update",
+    "tickets_move_for_status_change",
+    "tickets_route",
+]

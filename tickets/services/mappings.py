@@ -1,0 +1,72 @@
+"""Re-assign mappings (T4): what happens to an agent's tickets when their status changes."""
+
+from django.db.models import Q
+
+from presence.models import AgentProfile, PresenceSettings, Source, Status
+from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
+from tickets.services.routing import plan_routes, write_assignments
+
+SCHEDULE_SOURCES = {Source.SHIFT, Source.APPOINTMENT}
+
+
+def mapping_for_change(old_status: Status, new_status: Status, *, source: str) -> str | None:
+    """The action for this change, or None. Kicked out always unassigns; the settings switch
+    mappings off as a whole, and for shift and appointment changes separately."""
+    if new_status.slug == Status.KICKED_OUT:
+        return MappingAction.UNASSIGN
+    config = PresenceSettings.load()
+    if not config.reassign_on_status_change:
+        return None
+    if source in SCHEDULE_SOURCES and not config.apply_mappings_to_schedules:
+        return None
+    # A mapping from this exact status wins over one from any status.
+    mappings = list(
+        ReassignMapping.objects.filter(Q(from_status=old_status) | Q(from_status__isnull=True), to_status=new_status)
+    )
+    mappings.sort(key=lambda m: m.from_status_id is None)
+    return mappings[0].action if mappings else None
+
+
+def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) -> list[Ticket]:
+    """Move all tickets the agent holds, with a number of queries that does not grow with them:
+    one lock-and-read, one UPDATE per target, one bulk insert of history rows."""
+    tickets = list(
+        Ticket.objects.select_for_update(of=("self",))
+        .filter(assignee_id=agent.pk, state__in=HELD_STATES)
+        .order_by("pk")
+    )
+    if not tickets:
+        return []
+    if action == MappingAction.REROUTE:
+        plan = plan_routes(tickets, exclude_agent_ids=[agent.pk])
+        targets = {**plan.assignments, None: plan.unrouted}
+    elif action == MappingAction.DELEGATE:
+        targets = _delegate_targets(agent, tickets)
+    else:
+        targets = {None: tickets}
+    return write_assignments(targets, actor=actor, reason=reason)
+
+
+def _delegate_targets(agent, tickets: list[Ticket]) -> dict[int | None, list[Ticket]]:
+    """To the out-of-office delegate what they can handle; the rest to the Unassigned queue."""
+    profile = AgentProfile.objects.filter(user_id=agent.pk).select_related("delegate__agent_profile").first()
+    delegate = profile.delegate if profile else None
+    delegate_profile = getattr(delegate, "agent_profile", None) if delegate else None
+    if delegate_profile is None:
+        return {None: tickets}
+    targets: dict[int | None, list[Ticket]] = {delegate.pk: [], None: []}
+    for ticket in tickets:
+        targets[delegate.pk if delegate_profile.has_capability(ticket.capability) else None].append(ticket)
+    return targets
+
+
+def mapping_save(mapping: ReassignMapping, *, actor) -> ReassignMapping:
+    mapping.full_clean()
+    mapping._history_user = actor
+    mapping.save()
+    return mapping
+
+
+def mapping_delete(mapping: ReassignMapping, *, actor) -> None:
+    mapping._history_user = actor
+    mapping.delete()

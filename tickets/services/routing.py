@@ -1,0 +1,196 @@
+"""Automatic assignment (T3): who may get a ticket, and giving it to them safely under concurrency.
+
+Locking, in this order, so concurrent routers and status changes never wait in a cycle:
+1. the tickets being routed (`skip_locked`: a ticket another router holds is its business);
+2. the teams' routing rows, in primary-key order (serialises one team's round robin);
+3. the candidate agents' presence rows (`skip_locked`: an agent whose status is changing, or
+   who another router is filling, is skipped rather than waited for).
+A router holding a team row never waits on anything else, so a status change that holds an
+agent's presence row and then wants a team row cannot deadlock with it. Load is counted after
+the agents are locked, so two routers never both fill an agent's last free place.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from presence.models import AgentPresence, Channel
+from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
+
+
+@dataclass
+class Candidate:
+    agent_id: int
+    for_all: bool  # status in load balance
+    for_chat: bool  # status in load balance for chat-linked tickets only
+    capabilities: set[str]
+    capacity: dict[str, int]
+    held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def held_total(self) -> int:
+        return sum(self.held.values())
+
+    def can_take(self, ticket: Ticket) -> bool:
+        capability = CAPABILITY_FOR_CHANNEL[ticket.channel]
+        status_ok = self.for_all or (ticket.linked_to_chat and self.for_chat)
+        return status_ok and capability in self.capabilities and self.held[capability] < self.capacity[capability]
+
+    def take(self, ticket: Ticket) -> None:
+        self.held[CAPABILITY_FOR_CHANNEL[ticket.channel]] += 1
+
+
+def eligibility_q(prefix: str = "") -> Q:
+    """Presence conditions for automatic assignment, relative to a presence row (or via `prefix`)."""
+    return Q(**{f"{prefix}pending_status__isnull": True}) & (
+        Q(**{f"{prefix}status__in_load_balance": True}) | Q(**{f"{prefix}status__in_load_balance_for_chat": True})
+    )
+
+
+def _lock_candidates(team_id: int, exclude: set[int]) -> dict[int, Candidate]:
+    """Eligible members of a team, their presence rows locked, their current load counted."""
+    capability_fields = [f"agent__agent_profile__can_{c}" for c in Channel.values]
+    capacity_fields = [f"agent__agent_profile__capacity_{c}" for c in Channel.values]
+    rows = (
+        AgentPresence.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(eligibility_q(), agent__team_memberships__team_id=team_id, agent__team_memberships__active=True)
+        .exclude(agent_id__in=exclude)
+        .order_by("agent_id")
+        .values("agent_id", "status__in_load_balance", "status__in_load_balance_for_chat", *capability_fields,
+                *capacity_fields)
+    )  # fmt: skip
+    candidates = {
+        row["agent_id"]: Candidate(
+            agent_id=row["agent_id"],
+            for_all=row["status__in_load_balance"],
+            for_chat=row["status__in_load_balance_for_chat"],
+            capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
+            capacity={c: row[f"agent__agent_profile__capacity_{c}"] for c in Channel.values},
+        )
+        for row in rows
+    }
+    if candidates:
+        load = (
+            Ticket.objects.filter(assignee_id__in=list(candidates), state__in=HELD_STATES)
+            .values("assignee_id", "channel")
+            .annotate(n=Count("id"))
+        )
+        for row in load:
+            candidates[row["assignee_id"]].held[CAPABILITY_FOR_CHANNEL[row["channel"]]] += row["n"]
+    return candidates
+
+
+def _pick(method: str, pool: list[Candidate], cursor: int | None) -> Candidate:
+    if method == RoutingMethod.LOAD_BALANCE:
+        return min(pool, key=lambda c: (c.held_total, c.agent_id))
+    # Round robin: the next agent after the one who got the team's last ticket, wrapping round.
+    after = [c for c in pool if cursor is None or c.agent_id > cursor]
+    return (after or pool)[0]
+
+
+@dataclass
+class RoutingPlan:
+    assignments: dict[int, list[Ticket]] = field(default_factory=lambda: defaultdict(list))
+    unrouted: list[Ticket] = field(default_factory=list)
+
+
+def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
+    """Decide an agent for each ticket by its team's routing; tickets must already be locked.
+
+    Takes the team rows' and candidates' locks (see the module docstring) and moves the
+    round-robin cursors. Tickets with no team, a manual team, or no eligible agent with room
+    stay unrouted.
+    """
+    plan = RoutingPlan()
+    exclude = set(exclude_agent_ids)
+    by_team: dict[int, list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        if ticket.team_id is None:
+            plan.unrouted.append(ticket)
+        else:
+            by_team[ticket.team_id].append(ticket)
+    if not by_team:
+        return plan
+    routings = {
+        routing.pk: routing
+        for routing in TeamRouting.objects.select_for_update().filter(pk__in=list(by_team)).order_by("pk")
+    }
+    for team_id in sorted(by_team):
+        team_tickets = sorted(by_team[team_id], key=lambda t: (t.created_at, t.pk))
+        routing = routings.get(team_id)
+        if routing is None or routing.method == RoutingMethod.MANUAL:
+            plan.unrouted.extend(team_tickets)
+            continue
+        candidates = list(_lock_candidates(team_id, exclude).values())
+        cursor = routing.last_agent_id
+        for ticket in team_tickets:
+            pool = [c for c in candidates if c.can_take(ticket)]
+            if not pool:
+                plan.unrouted.append(ticket)
+                continue
+            chosen = _pick(routing.method, pool, cursor)
+            chosen.take(ticket)
+            cursor = chosen.agent_id
+            plan.assignments[chosen.agent_id].append(ticket)
+        if routing.method == RoutingMethod.ROUND_ROBIN and cursor != routing.last_agent_id:
+            TeamRouting.objects.filter(pk=team_id).update(last_agent_id=cursor)
+    return plan
+
+
+def write_assignments(assignments: dict[int | None, list[Ticket]], *, actor, reason: str) -> list[Ticket]:
+    """One UPDATE per target (None: the Unassigned queue) and the history rows in bulk."""
+    now = timezone.now()
+    moved: list[Ticket] = []
+    for agent_id, batch in assignments.items():
+        if not batch:
+            continue
+        Ticket.objects.filter(pk__in=[t.pk for t in batch]).update(
+            assignee_id=agent_id, assigned_at=now if agent_id else None, opened_at=None, updated_at=now
+        )
+        for ticket in batch:
+            ticket.assignee_id = agent_id
+            ticket.assigned_at = now if agent_id else None
+            ticket.opened_at = None
+            ticket.updated_at = now
+        moved.extend(batch)
+    if moved:
+        Ticket.history.bulk_history_create(
+            moved, update=True, default_user=actor, default_change_reason=reason[:100], default_date=now
+        )
+    return moved
+
+
+def lock_unassigned(ticket_ids) -> list[Ticket]:
+    return list(
+        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=list(ticket_ids), assignee__isnull=True, state__in=HELD_STATES)
+        .order_by("pk")
+    )
+
+
+def tickets_route(ticket_ids, *, actor=None) -> list[Ticket]:
+    """Route these tickets if they are still unassigned; returns the ones that got an agent."""
+    with transaction.atomic():
+        tickets = lock_unassigned(ticket_ids)
+        if not tickets:
+            return []
+        plan = plan_routes(tickets)
+        return write_assignments(dict(plan.assignments), actor=actor, reason="routed")
+
+
+# How many queued tickets one routing pass takes; the next event routes the rest.
+QUEUE_BATCH = 500
+
+
+def team_queue_route(team_id: int, *, actor=None) -> list[Ticket]:
+    """Route a team's Unassigned queue, oldest first (an agent became eligible or freed capacity)."""
+    ids = list(
+        Ticket.objects.unassigned()
+        .filter(team_id=team_id)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:QUEUE_BATCH]
+    )
+    return tickets_route(ids, actor=actor) if ids else []

@@ -1,0 +1,179 @@
+import re
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from presence.errors import ApplicationError
+from presence.models import AgentPresence, AgentProfile, Status, StatusCategory
+from presence.services import presence_complete_finishing
+from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState
+from tickets.services.routing import team_queue_route, tickets_route
+
+User = get_user_model()
+
+MENTION = re.compile(r"(?<![\w@.])@([\w.@+-]+)")
+
+
+class AssignmentRefused(ApplicationError):
+    code = "assignment_refused"
+
+
+def status_warning(agent, status: Status, *, mention: bool = False) -> str | None:
+    """The warning a status asks for when assigning to (or mentioning) an agent in it (T5)."""
+    if (status.warn_on_mention if mention else status.warn_on_assign) is False:
+        return None
+    action = "mentioned" if mention else "assigned to"
+    return f"{agent.get_username()} is {status.name}: they may not see what they are {action} for a while."
+
+
+def _after_commit_route_queue(team_id: int | None) -> None:
+    if team_id is not None:
+        transaction.on_commit(lambda: team_queue_route(team_id))
+
+
+def _after_commit_finish(agent_id: int | None) -> None:
+    """An agent who was finishing may have just closed or handed over their last ticket (P4)."""
+    if agent_id is not None:
+        transaction.on_commit(lambda: presence_complete_finishing(User(pk=agent_id)))
+
+
+def ticket_create(*, actor, subject: str, channel: str = "email", team=None, linked_to_chat: bool = False,
+                  pinned: bool = False) -> Ticket:  # fmt: skip
+    """Open a ticket; in a round-robin or load-balance team it is routed at once."""
+    with transaction.atomic():
+        ticket = Ticket(subject=subject, channel=channel, team=team, linked_to_chat=linked_to_chat, pinned=pinned)
+        ticket.full_clean()
+        ticket._history_user = actor
+        ticket.save()
+        if team is not None:
+            tickets_route([ticket.pk], actor=actor)
+            ticket.refresh_from_db()
+    return ticket
+
+
+def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
+    """Assign by hand (admin, API). Refuses an agent who is Offline, lacks the channel's capability
+    or is not an agent; returns the warnings the agent's status asks for (they do not block)."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.state == TicketState.CLOSED:
+            raise AssignmentRefused(f"Ticket #{ticket.pk} is closed.")
+        profile = AgentProfile.objects.filter(user_id=agent.pk).first()
+        presence = AgentPresence.objects.select_related("status").filter(agent_id=agent.pk).first()
+        if profile is None or presence is None:
+            raise AssignmentRefused(f"{agent.get_username()} is not an agent.")
+        if presence.status.category == StatusCategory.OFFLINE:
+            raise AssignmentRefused(f"{agent.get_username()} is offline and cannot be assigned tickets.")
+        if not profile.has_capability(ticket.capability):
+            raise AssignmentRefused(
+                f"{agent.get_username()} cannot handle {ticket.get_channel_display().lower()} tickets "
+                f"(no {ticket.capability} capability)."
+            )
+        warnings = [w for w in [status_warning(agent, presence.status)] if w]
+        previous = ticket.assignee_id
+        if previous == agent.pk:
+            return ticket, warnings
+        now = timezone.now()
+        ticket.assignee = agent
+        ticket.assigned_at = now
+        ticket.opened_at = None
+        ticket._history_user = actor
+        ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+        if previous is not None:
+            _after_commit_finish(previous)
+            _after_commit_route_queue(ticket.team_id)
+    return ticket, warnings
+
+
+def ticket_unassign(ticket: Ticket, *, actor) -> Ticket:
+    """Put a ticket back in the Unassigned queue of its team (and route it again)."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        previous = ticket.assignee_id
+        if previous is None:
+            return ticket
+        ticket.assignee = None
+        ticket.assigned_at = None
+        ticket.opened_at = None
+        ticket._history_user = actor
+        ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+        _after_commit_finish(previous)
+        _after_commit_route_queue(ticket.team_id)
+    return ticket
+
+
+def ticket_close(ticket: Ticket, *, actor) -> Ticket:
+    """Close a ticket: its agent's capacity frees up, and a finishing agent may be done (P4)."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.state == TicketState.CLOSED:
+            return ticket
+        ticket.state = TicketState.CLOSED
+        ticket.closed_at = timezone.now()
+        ticket._history_user = actor
+        ticket.save(update_fields=["state", "closed_at", "updated_at"])
+        _after_commit_finish(ticket.assignee_id)
+        _after_commit_route_queue(ticket.team_id)
+    return ticket
+
+
+UPDATABLE_FIELDS = {"subject", "channel", "team", "state", "linked_to_chat", "pinned"}
+
+
+def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
+    """Edit a ticket's fields; closing goes through ticket_close, assignment through ticket_assign."""
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise TypeError(f"ticket_update() got unexpected fields: {', '.join(sorted(unknown))}")
+    if fields.get("state") == TicketState.CLOSED:
+        fields.pop("state")
+        ticket = ticket_update(ticket, actor=actor, **fields) if fields else ticket
+        return ticket_close(ticket, actor=actor)
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        reopened = ticket.state == TicketState.CLOSED and fields.get("state") in HELD_STATES
+        if ticket.assignee_id and "channel" in fields:
+            profile = AgentProfile.objects.filter(user_id=ticket.assignee_id).first()
+            probe = Ticket(channel=fields["channel"])
+            if profile is not None and not profile.has_capability(probe.capability):
+                raise AssignmentRefused(
+                    f"The assignee cannot handle {probe.get_channel_display().lower()} tickets; reassign it first."
+                )
+        for name, value in fields.items():
+            setattr(ticket, name, value)
+        if reopened:
+            ticket.closed_at = None
+        ticket.full_clean()
+        ticket._history_user = actor
+        ticket.save()
+        if ticket.assignee_id is None and ticket.team_id is not None and ticket.is_held:
+            transaction.on_commit(lambda: tickets_route([ticket.pk], actor=actor))
+    return ticket
+
+
+def ticket_mark_opened(ticket: Ticket, *, agent) -> Ticket:
+    """The assignee opened the ticket (C6 counts unopened assigned tickets)."""
+    Ticket.objects.filter(pk=ticket.pk, assignee_id=agent.pk, opened_at__isnull=True).update(opened_at=timezone.now())
+    ticket.refresh_from_db(fields=["opened_at"])
+    return ticket
+
+
+def ticket_note_add(ticket: Ticket, *, author, body: str) -> tuple[TicketNote, list[str]]:
+    """Add a note; @username mentions are recorded, and warn when the status asks for it (T5)."""
+    if not body.strip():
+        raise ApplicationError("A note needs some text.")
+    usernames = {name.rstrip(".") for name in MENTION.findall(body)}
+    mentioned = list(
+        User.objects.filter(username__in=usernames).select_related("presence__status").order_by("username")
+    )
+    with transaction.atomic():
+        note = TicketNote.objects.create(ticket=ticket, author=author, body=body)
+        note.mentions.set(mentioned)
+    warnings = []
+    for user in mentioned:
+        presence = getattr(user, "presence", None)
+        warning = presence and status_warning(user, presence.status, mention=True)
+        if warning:
+            warnings.append(warning)
+    return note, warnings
