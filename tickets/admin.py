@@ -184,9 +184,10 @@ class RoutingTeamAdmin(TeamAdmin):
         if formset.model is TeamRouting:
             for routing_form in formset.forms:
                 if routing_form.cleaned_data:
-                    services.team_save(
-                        form.instance, actor=request.user, routing_method=routing_form.cleaned_data["method"]
-                    )
+                    method = routing_form.cleaned_data["method"]
+                    services.team_save(form.instance, actor=request.user, routing_method=method)
+            # What the admin's change message reads of a saved formset.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             return
         super().save_formset(request, form, formset, change)
 
