@@ -66,7 +66,9 @@ class StatusAdmin(SimpleHistoryAdmin):
     filter_horizontal = ["teams"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "category", "color", "emoji", "sort_order", "enabled"]}),
-        ("Routing", {"fields": ["can_receive", "online_for_live_chat", "in_load_balance", "in_load_balance_for_chat", "drain", "teams"]}),
+        ("Routing", {"fields": [
+            "can_receive", "online_for_live_chat", "in_load_balance", "in_load_balance_for_chat", "drain", "teams",
+        ]}),
         ("Warnings", {"fields": ["warn_on_assign", "warn_on_mention"]}),
         ("Time", {"fields": ["max_duration", "return_status", "count_time_after_dialogs_closed", "idle_timeout"]}),
         ("Approval", {"fields": ["requires_approval"]}),
@@ -104,9 +106,18 @@ class StatusAdmin(SimpleHistoryAdmin):
             services.status_delete(status, actor=request.user)
 
     def get_deleted_objects(self, objs, request):
-        # System statuses join the "protected" list so the confirmation page refuses them by name.
+        # Anything that keeps a status in use goes in the "protected" list, so the confirmation
+        # page refuses by name: system statuses, and pending approval requests (S3).
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        protected = list(protected) + [f"{obj.name} (built-in system status)" for obj in objs if obj.is_system]
+        protected = list(protected)
+        for obj in objs:
+            if obj.is_system:
+                protected.append(f"{obj.name} (built-in system status)")
+            pending = obj.requests.filter(state=StatusRequest.State.PENDING).select_related("agent")
+            protected += [f"Pending approval request of {r.agent.get_username()} for {obj.name}" for r in pending]
+        # Decided approval requests go with their status; objects in `protected` are refused
+        # anyway, so their admins' delete permission is not the message to show.
+        perms_needed = set() if protected else perms_needed - {str(StatusRequest._meta.verbose_name)}
         return deleted, counts, perms_needed, protected
 
     def delete_view(self, request, object_id, extra_context=None):
@@ -223,7 +234,15 @@ class AgentPresenceAdmin(admin.ModelAdmin):
     """Live presence. Changing the status here goes through the status service (source admin)."""
 
     form = PresenceStatusForm
-    list_display = ["agent", "current_status", "availability", "since", "pending_status", "last_heartbeat", "last_activity"]
+    list_display = [
+        "agent",
+        "current_status",
+        "availability",
+        "since",
+        "pending_status",
+        "last_heartbeat",
+        "last_activity",
+    ]
     list_filter = ["status", "status__category"]
     list_select_related = ["agent", "status", "pending_status"]
     search_fields = ["agent__username", "agent__email"]
@@ -290,7 +309,9 @@ class PresenceSettingsAdmin(SimpleHistoryAdmin):
         ("Logging", {"fields": ["log_status_changes"]}),
         ("Re-assign", {"fields": ["reassign_on_status_change", "apply_mappings_to_schedules"]}),
         ("Login", {"fields": ["login_status"]}),
-        ("Idle timeout", {"fields": ["idle_timeout_minutes", "idle_timeout_named", "idle_timeout_concurrent", "idle_warning_seconds"]}),
+        ("Idle timeout", {"fields": [
+            "idle_timeout_minutes", "idle_timeout_named", "idle_timeout_concurrent", "idle_warning_seconds",
+        ]}),
         ("Lost connection", {"fields": ["auto_offline_minutes", "auto_offline_status"]}),
         ("Kick-out", {"fields": ["kick_out_minutes"]}),
         ("Appointments", {"fields": ["appointment_default_status"]}),

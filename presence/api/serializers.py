@@ -85,7 +85,10 @@ class StatusChangeRequestSerializer(serializers.ModelSerializer):
 
 class PresenceSettingsSerializer(serializers.ModelSerializer):
     idle_timeout_minutes = serializers.IntegerField(
-        min_value=5, required=False, allow_null=True, error_messages={"min_value": "The idle timeout is at least 5 minutes."}
+        min_value=5,
+        required=False,
+        allow_null=True,
+        error_messages={"min_value": "The idle timeout is at least 5 minutes."},
     )
 
     class Meta:

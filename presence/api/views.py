@@ -51,7 +51,9 @@ class TokenView(ObtainAuthToken):
     """POST username and password, get {"token": "<key>"} for `Authorization: Token <key>`."""
 
     @extend_schema(
-        request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ErrorSerializer},
     )
     def post(self, request, *args, **kwargs):
@@ -79,7 +81,9 @@ class StatusViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         teams = serializer.validated_data.pop("teams", [])
-        serializer.instance = services.status_save(Status(**serializer.validated_data), actor=self.request.user, teams=teams)
+        serializer.instance = services.status_save(
+            Status(**serializer.validated_data), actor=self.request.user, teams=teams
+        )
 
     def perform_update(self, serializer):
         teams = serializer.validated_data.pop("teams", None)
@@ -199,7 +203,10 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         super().check_permissions(request)
         user = request.user
         if self.action in ("create", "partial_update"):
-            if not (user.is_staff and user.has_perm(f"presence.{'add' if self.action == 'create' else 'change'}_agentprofile")):
+            if not (
+                user.is_staff
+                and user.has_perm(f"presence.{'add' if self.action == 'create' else 'change'}_agentprofile")
+            ):
                 raise PermissionDenied("Only administrators can provision or edit agents.")
         elif self.action == "list" and not is_supervisor(user):
             raise PermissionDenied("Only supervisors can list agents.")

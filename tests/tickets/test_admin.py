@@ -116,7 +116,8 @@ def test_team_admin_edits_routing_and_shows_the_queue(
     assert "Manual" in changelist
     data = {
         "name": "Support",
-        "routing-TOTAL_FORMS": "1", "routing-INITIAL_FORMS": "1", "routing-MIN_NUM_FORMS": "1", "routing-MAX_NUM_FORMS": "1",
+        "routing-TOTAL_FORMS": "1", "routing-INITIAL_FORMS": "1",
+        "routing-MIN_NUM_FORMS": "1", "routing-MAX_NUM_FORMS": "1",
         "routing-0-team": team.pk, "routing-0-method": "round_robin",
         "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "1", "memberships-MIN_NUM_FORMS": "0",
         "memberships-MAX_NUM_FORMS": "1000",
