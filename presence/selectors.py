@@ -1,5 +1,6 @@
 """Reads of the presence app: querysets with what their callers render already joined."""
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from presence.errors import NotAnAgent
@@ -10,6 +11,19 @@ from presence.models import (
     StatusChangeLog,
     TeamMembership,
 )
+
+
+def is_supervisor(user) -> bool:
+    """Staff, or members of the supervisors group, act on any agent (SPEC "A")."""
+    if not (user and user.is_authenticated):
+        return False
+    if user.is_staff:
+        return True
+    cached = getattr(user, "_presence_is_supervisor", None)
+    if cached is None:
+        cached = user.groups.filter(name=settings.PRESENCE_SUPERVISORS_GROUP).exists()
+        user._presence_is_supervisor = cached
+    return cached
 
 
 def status_list(*, enabled_only: bool = False) -> QuerySet[Status]:

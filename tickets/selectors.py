@@ -2,8 +2,8 @@
 
 from django.db.models import Count, Q, QuerySet
 
-from presence.api.permissions import is_supervisor
 from presence.models import AgentPresence, Team, TeamMembership
+from presence.selectors import is_supervisor
 from tickets.models import Ticket
 
 

@@ -1,18 +1,6 @@
-from django.conf import settings
 from rest_framework import permissions
 
-
-def is_supervisor(user) -> bool:
-    """Staff, or members of the supervisors group, act on any agent (SPEC "A")."""
-    if not (user and user.is_authenticated):
-        return False
-    if user.is_staff:
-        return True
-    cached = getattr(user, "_presence_is_supervisor", None)
-    if cached is None:
-        cached = user.groups.filter(name=settings.PRESENCE_SUPERVISORS_GROUP).exists()
-        user._presence_is_supervisor = cached
-    return cached
+from presence.selectors import is_supervisor
 
 
 class IsSupervisor(permissions.BasePermission):
