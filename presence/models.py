@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -52,6 +54,14 @@ class Source(models.TextChoices):
 
 # Sources by which a person picks a status; the rest are automatic or system paths.
 PERSON_SOURCES = frozenset({Source.DROPDOWN, Source.API, Source.ADMIN, Source.SUPERVISOR})
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f'"{value}" is not a time zone name such as Europe/Berlin.') from exc
+
 
 color_validator = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Enter a colour as #RRGGBB, e.g. #2E7D32.")
 
@@ -226,6 +236,12 @@ class AgentProfile(models.Model):
     capacity_chat = models.PositiveIntegerField("chat capacity", default=3)
     capacity_phone = models.PositiveIntegerField("phone capacity", default=1)
     capacity_video = models.PositiveIntegerField("video capacity", default=1)
+    time_zone = models.CharField(
+        max_length=64,
+        default=settings.TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="Where the agent works: shifts given without a zone are read in it.",
+    )
     delegate = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -353,6 +369,44 @@ class StatusRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} -> {self.status} ({self.state})"
+
+
+class AgentSession(models.Model):
+    """A signed-in browser session of an agent, so idle timeout can end exactly those (C4)."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.agent} session"
+
+
+class StillWorkingPrompt(models.Model):
+    """'Still working?' asked of an agent who leaves assigned work unopened (C6)."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Waiting for an answer"
+        ANSWERED = "answered", "Answered"
+        KICKED_OUT = "kicked_out", "Not answered: kicked out"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="still_working_prompts")
+    asked_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-asked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"], condition=models.Q(state="open"), name="one_open_prompt_per_agent"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "asked_at"], name="prompt_state_asked")]
+
+    def __str__(self) -> str:
+        return f"Still working? {self.agent} ({self.state})"
 
 
 class PresenceSettings(models.Model):

@@ -7,7 +7,7 @@ from presence.models import (
     Status,
     StatusCategory,
 )
-from presence.services import presence_change_status, presence_ensure
+from presence.services import agent_session_forget, agent_session_track, presence_change_status, presence_ensure
 
 
 def _is_agent(user) -> bool:
@@ -22,6 +22,7 @@ def on_login(sender, request, user, **kwargs) -> None:
     """
     if not _is_agent(user):
         return
+    agent_session_track(user, getattr(getattr(request, "session", None), "session_key", None))
     presence = presence_ensure(user)
     if presence.status.category == StatusCategory.OFFLINE:
         login_status = PresenceSettings.load().login_status
@@ -31,5 +32,6 @@ def on_login(sender, request, user, **kwargs) -> None:
 def on_logout(sender, request, user, **kwargs) -> None:
     if not _is_agent(user):
         return
+    agent_session_forget(getattr(getattr(request, "session", None), "session_key", None))
     offline = Status.objects.get(slug=Status.OFFLINE)
     presence_change_status(user, offline, actor=user, source=Source.LOGOUT)

@@ -2,13 +2,16 @@
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
+from rest_framework import serializers
 
 from presence.errors import NotAnAgent
 from presence.models import (
     AgentPresence,
     AgentProfile,
+    PresenceSettings,
     Status,
     StatusChangeLog,
+    StillWorkingPrompt,
     TeamMembership,
 )
 
@@ -62,3 +65,20 @@ def agent_list() -> QuerySet[AgentProfile]:
 
 def status_log_list() -> QuerySet[StatusChangeLog]:
     return StatusChangeLog.objects.all()
+
+
+def presence_prompts(presence: AgentPresence, profile: AgentProfile) -> dict:
+    """When idle timeout would log this agent out, and since when "still working?" waits."""
+    from presence.services.automation import presence_idle_deadline
+
+    deadline = presence_idle_deadline(presence, profile.licence_type, PresenceSettings.load())
+    asked = (
+        StillWorkingPrompt.objects.filter(agent_id=presence.agent_id, state=StillWorkingPrompt.State.OPEN)
+        .values_list("asked_at", flat=True)
+        .first()
+    )
+    to_text = serializers.DateTimeField().to_representation
+    return {
+        "idle_logout_at": to_text(deadline) if deadline else None,
+        "still_working_asked_at": to_text(asked) if asked else None,
+    }

@@ -1,4 +1,4 @@
-"""Celery tasks: thin, idempotent wrappers over presence services."""
+"""Celery tasks: thin, idempotent wrappers over presence services, run by beat."""
 
 import logging
 
@@ -13,4 +13,18 @@ logger = logging.getLogger(__name__)
 def expire_timed_statuses_task() -> int:
     changed = services.presence_expire_timed_statuses()
     logger.info("Timed status expiry: %d agent(s) returned", changed)
+    return changed
+
+
+@shared_task
+def auto_offline_task() -> int:
+    changed = services.presence_auto_offline()
+    logger.info("Auto-offline: %d agent(s) without heartbeat", changed)
+    return changed
+
+
+@shared_task
+def idle_timeout_task() -> int:
+    changed = services.presence_idle_timeout()
+    logger.info("Idle timeout: %d agent(s) logged out", changed)
     return changed

@@ -22,11 +22,15 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# The periodic tasks, in code: django-celery-beat's DatabaseScheduler copies this into its
-# tables when beat starts (code is the source of truth; admins can see and pause them there).
+# The periodic tasks, in code: `manage.py sync_periodic_tasks` (run by bin/dev) and
+# django-celery-beat's DatabaseScheduler at start copy this into its tables, where the admin
+# can see and pause them. Every task is state-based, so the intervals only set how late an
+# automatic change may come; they are well below the shortest timeout they serve.
 CELERY_BEAT_SCHEDULE = {
-    "presence-expire-timed-statuses": {
-        "task": "presence.tasks.expire_timed_statuses_task",
-        "schedule": 30.0,
-    },
+    "presence-expire-timed-statuses": {"task": "presence.tasks.expire_timed_statuses_task", "schedule": 30.0},
+    "presence-auto-offline": {"task": "presence.tasks.auto_offline_task", "schedule": 30.0},
+    "presence-idle-timeout": {"task": "presence.tasks.idle_timeout_task", "schedule": 30.0},
+    "scheduling-apply-shifts": {"task": "scheduling.tasks.apply_shifts_task", "schedule": 30.0},
+    "scheduling-apply-appointments": {"task": "scheduling.tasks.apply_appointments_task", "schedule": 30.0},
+    "tickets-kick-out": {"task": "tickets.tasks.kick_out_task", "schedule": 60.0},
 }

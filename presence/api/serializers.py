@@ -71,6 +71,13 @@ class PresenceSerializer(serializers.Serializer):
         return _presence_fields(presence, workload)
 
 
+class PresenceMeSerializer(PresenceSerializer):
+    """My presence, plus what the agent panel warns about."""
+
+    idle_logout_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    still_working_asked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
 class StatusChangeInputSerializer(serializers.Serializer):
     status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all())
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")

@@ -13,6 +13,8 @@ urlpatterns = [
     path("presence/me/", views.PresenceMeView.as_view(), name="presence-me"),
     path("presence/me/status/", views.PresenceMeStatusView.as_view(), name="presence-me-status"),
     path("presence/me/heartbeat/", views.PresenceMeHeartbeatView.as_view(), name="presence-me-heartbeat"),
+    path("presence/me/activity/", views.PresenceMeActivityView.as_view(), name="presence-me-activity"),
+    path("presence/me/still-working/", views.PresenceMeStillWorkingView.as_view(), name="presence-me-still-working"),
     path("presence-settings/", views.PresenceSettingsView.as_view(), name="presence-settings"),
     path("", include(router.urls)),
 ]

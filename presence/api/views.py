@@ -19,6 +19,7 @@ from presence.api.permissions import (
 from presence.api.serializers import (
     AgentSerializer,
     AgentUpdateSerializer,
+    PresenceMeSerializer,
     PresenceSerializer,
     PresenceSettingsSerializer,
     StatusChangeInputSerializer,
@@ -96,20 +97,22 @@ class StatusViewSet(viewsets.ModelViewSet):
         services.status_delete(instance, actor=self.request.user)
 
 
-def _presence_response(presence, *, http_status=status.HTTP_200_OK) -> Response:
+def _presence_response(presence, profile, *, http_status=status.HTTP_200_OK) -> Response:
     data = PresenceSerializer(presence, context={"workloads": workloads([presence.agent_id])}).data
+    data.update(selectors.presence_prompts(presence, profile))
     return Response(data, status=http_status)
 
 
 class PresenceMeView(APIView):
-    """The signed-in agent's presence."""
+    """The signed-in agent's presence, with when idle timeout would log them out and any open
+    "still working?" question, for the agent panel's warnings."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: PresenceSerializer, **ERRORS})
+    @extend_schema(responses={200: PresenceMeSerializer, **ERRORS})
     def get(self, request):
-        selectors.agent_profile_get(request.user)
-        return _presence_response(selectors.presence_get(request.user))
+        profile = selectors.agent_profile_get(request.user)
+        return _presence_response(selectors.presence_get(request.user), profile)
 
 
 class PresenceMeStatusView(APIView):
@@ -119,10 +122,10 @@ class PresenceMeStatusView(APIView):
 
     @extend_schema(
         request=StatusChangeInputSerializer,
-        responses={200: PresenceSerializer, 202: StatusChangeRequestSerializer, **ERRORS},
+        responses={200: PresenceMeSerializer, 202: StatusChangeRequestSerializer, **ERRORS},
     )
     def post(self, request):
-        selectors.agent_profile_get(request.user)
+        profile = selectors.agent_profile_get(request.user)
         data = StatusChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         choice = services.presence_request_status(
@@ -134,7 +137,7 @@ class PresenceMeStatusView(APIView):
         )
         if choice.request is not None:
             return Response(StatusChangeRequestSerializer(choice.request).data, status=status.HTTP_202_ACCEPTED)
-        return _presence_response(choice.presence)
+        return _presence_response(choice.presence, profile)
 
 
 class PresenceMeHeartbeatView(APIView):
@@ -147,6 +150,32 @@ class PresenceMeHeartbeatView(APIView):
         selectors.agent_profile_get(request.user)
         services.presence_record_heartbeat(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PresenceMeActivityView(APIView):
+    """The agent did something on the page (typing, clicking): resets the idle timeout (C4)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded."), **ERRORS})
+    def post(self, request):
+        selectors.agent_profile_get(request.user)
+        services.presence_record_activity(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PresenceMeStillWorkingView(APIView):
+    """Answer "still working?" (C6): the open question closes and the agent is not kicked out."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("StillWorkingAnswer", {"answered": serializers.BooleanField()}), **ERRORS},
+    )
+    def post(self, request):
+        selectors.agent_profile_get(request.user)
+        return Response({"answered": services.presence_answer_still_working(request.user)})
 
 
 class PresenceSettingsView(generics.GenericAPIView):

@@ -7,6 +7,19 @@ from presence.services.agents import (
     agent_update,
     team_set_members,
 )
+from presence.services.automation import (
+    agent_session_forget,
+    agent_session_track,
+    agent_sessions_end,
+    presence_answer_still_working,
+    presence_ask_still_working,
+    presence_auto_offline,
+    presence_expire_timed_statuses,
+    presence_idle_deadline,
+    presence_idle_timeout,
+    presence_kick_out_unanswered,
+    presence_record_activity,
+)
 from presence.services.catalogue import status_delete, status_save
 from presence.services.config import presence_settings_update
 from presence.services.status_change import (
@@ -14,7 +27,6 @@ from presence.services.status_change import (
     presence_change_status,
     presence_complete_finishing,
     presence_ensure,
-    presence_expire_timed_statuses,
     presence_record_heartbeat,
     presence_request_status,
 )
@@ -22,13 +34,23 @@ from presence.services.status_change import (
 __all__ = [
     "agent_create",
     "agent_profile_save",
+    "agent_session_forget",
+    "agent_session_track",
+    "agent_sessions_end",
     "agent_set_teams",
     "agent_update",
+    "presence_answer_still_working",
+    "presence_ask_still_working",
+    "presence_auto_offline",
     "presence_cancel_finishing",
     "presence_change_status",
     "presence_complete_finishing",
     "presence_ensure",
     "presence_expire_timed_statuses",
+    "presence_idle_deadline",
+    "presence_idle_timeout",
+    "presence_kick_out_unanswered",
+    "presence_record_activity",
     "presence_record_heartbeat",
     "presence_request_status",
     "presence_settings_update",

@@ -1,5 +1,4 @@
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -103,8 +102,9 @@ def presence_change_status(
     return presence
 
 
-def _change_status(agent, status, *, actor, source, reason, if_status=None, if_since=None):
-    """presence_change_status's body; also says whether anything changed."""
+def _change_status(agent, status, *, actor, source, reason, if_status=None, if_since=None, only_if=None):
+    """presence_change_status's body; also says whether anything changed. `only_if` is a test of
+    the locked, freshly read presence row (sweeps re-check what made the agent due)."""
     source = Source(source)
     if source in PERSON_SOURCES:
         check_selectable(status)
@@ -113,6 +113,8 @@ def _change_status(agent, status, *, actor, source, reason, if_status=None, if_s
         if if_status is not None and presence.status_id != if_status.pk:
             return presence, False
         if if_since is not None and presence.since != if_since:
+            return presence, False
+        if only_if is not None and not only_if(presence):
             return presence, False
         if presence.status_id == status.pk:
             if presence.pending_status_id is not None and source in DRAINING_SOURCES:
@@ -226,32 +228,3 @@ def presence_record_heartbeat(agent, *, now=None) -> None:
             cache.delete(f"presence:heartbeat:{agent.pk}")
             presence_ensure(agent)
             AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)
-
-
-def presence_expire_timed_statuses(*, now=None, batch_size: int = 200) -> int:
-    """Return every agent whose timed status ran out to its return status (P5, source expiry).
-
-    State-based: whoever is past their time when this runs is moved, so a missed run catches
-    up. One query per timed status finds the due agents; each agent then changes in its own
-    short transaction, conditional on still being in that status since the same moment.
-    """
-    now = now or timezone.now()
-    changed = 0
-    timed = Status.objects.filter(max_duration__isnull=False, return_status__isnull=False).select_related(
-        "return_status"
-    )
-    for status in timed:
-        cutoff = now - timedelta(minutes=status.max_duration)
-        due = AgentPresence.objects.filter(status=status, since__lte=cutoff).select_related("agent")
-        for presence in due.order_by("agent_id")[:batch_size].iterator():
-            _, did_change = _change_status(
-                presence.agent,
-                status.return_status,
-                actor=None,
-                source=Source.EXPIRY,
-                reason=f"{status.name} ended after {status.max_duration} min",
-                if_status=status,
-                if_since=presence.since,
-            )
-            changed += did_change
-    return changed

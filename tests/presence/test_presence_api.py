@@ -150,7 +150,10 @@ def test_presence_me(agent_api, agent, statuses):
         "availability",
         "open_tickets",
         "seconds_in_status",
+        "idle_logout_at",
+        "still_working_asked_at",
     }
+    assert body["idle_logout_at"] is None and body["still_working_asked_at"] is None  # idle timeout is off
     assert (body["agent"], body["status"], body["availability"], body["open_tickets"]) == (
         agent.pk,
         statuses["offline"].pk,
@@ -161,7 +164,8 @@ def test_presence_me(agent_api, agent, statuses):
 
 
 def test_presence_me_query_count(agent_api, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4):  # profile check, presence, workload (tickets, profiles)
+    # profile, presence, workload (tickets, profiles), settings, open "still working?" prompt
+    with django_assert_max_num_queries(6):
         assert agent_api.get("/api/v1/presence/me/").status_code == 200
 
 

@@ -1,5 +1,6 @@
 """Every write in the tickets app goes through a function here."""
 
+from tickets.services.kickout import tickets_ask_still_working
 from tickets.services.mappings import (
     mapping_delete,
     mapping_for_change,
@@ -33,6 +34,7 @@ __all__ = [
     "ticket_note_add",
     "ticket_unassign",
     "ticket_update",
+    "tickets_ask_still_working",
     "tickets_move_for_status_change",
     "tickets_route",
 ]

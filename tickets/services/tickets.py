@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from presence.errors import ApplicationError
 from presence.models import AgentPresence, AgentProfile, Status, StatusCategory
-from presence.services import presence_complete_finishing
+from presence.services import presence_answer_still_working, presence_complete_finishing
 from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState
 from tickets.services.routing import team_queue_route, tickets_route
 
@@ -153,9 +153,14 @@ def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
 
 
 def ticket_mark_opened(ticket: Ticket, *, agent) -> Ticket:
-    """The assignee opened the ticket (C6 counts unopened assigned tickets)."""
-    Ticket.objects.filter(pk=ticket.pk, assignee_id=agent.pk, opened_at__isnull=True).update(opened_at=timezone.now())
-    ticket.refresh_from_db(fields=["opened_at"])
+    """The assignee opened the ticket (C6 counts unopened assigned tickets); opening their
+    work also answers a pending "still working?"."""
+    if ticket.assignee_id != agent.pk or ticket.opened_at is not None:
+        return ticket
+    now = timezone.now()
+    if Ticket.objects.filter(pk=ticket.pk, assignee_id=agent.pk, opened_at__isnull=True).update(opened_at=now):
+        ticket.opened_at = now
+        presence_answer_still_working(agent, now=now)
     return ticket
 
 

@@ -1,0 +1,30 @@
+from presence.services import presence_record_activity
+
+# Requests the agent panel makes by itself: they say the page is open, not that anyone is there.
+PASSIVE = {
+    ("POST", "/api/v1/presence/me/heartbeat/"),
+    ("GET", "/api/v1/presence/me/"),
+}
+
+
+class AgentActivityMiddleware:
+    """Every request a signed-in user makes counts as activity for the idle timeout (C4).
+
+    Cheap by design: one cache call per request and a database write at most once a minute
+    (for someone who is not an agent, that write matches no row).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and (request.method, request.path) not in PASSIVE
+            and not request.path.startswith("/static/")
+        ):
+            presence_record_activity(user)
+        return response

@@ -1,0 +1,112 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from presence.models import Status
+
+
+class ShiftType(models.Model):
+    """A kind of shift (C1): the status an agent gets when it starts and, optionally, when it ends."""
+
+    name = models.CharField(max_length=100, unique=True)
+    default_status = models.ForeignKey(
+        Status, on_delete=models.PROTECT, related_name="shift_types_starting", help_text="Applied at the start."
+    )
+    end_status = models.ForeignKey(
+        Status,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shift_types_ending",
+        help_text="Applied at the end; empty leaves the status as it is.",
+    )
+    history = HistoricalRecords()
+    usage_kind = "shift types"
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScheduledQuerySet(models.QuerySet):
+    def overlapping(self, agent_id, start, end, exclude_pk=None):
+        qs = self.filter(agent_id=agent_id, start__lt=end, end__gt=start)
+        return qs.exclude(pk=exclude_pk) if exclude_pk else qs
+
+
+class Scheduled(models.Model):
+    """Shared by shifts and appointments: one agent, a time span, and when each end was applied.
+
+    The *_applied_at stamps make the sweeps state-based and idempotent: a start is applied once,
+    whenever the sweep first sees it due, and a second sweep at the same time finds it done.
+    """
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField(db_index=True)
+    end = models.DateTimeField(db_index=True)
+    start_applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    end_applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ScheduledQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["start", "id"]
+
+    def clean(self) -> None:
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+
+
+class Shift(Scheduled):
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts")
+    shift_type = models.ForeignKey(ShiftType, on_delete=models.PROTECT, related_name="shifts")
+    history = HistoricalRecords()
+
+    class Meta(Scheduled.Meta):
+        indexes = [models.Index(fields=["agent", "start"], name="shift_agent_start")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.shift_type} {self.start:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.agent_id and self.start and self.end:
+            clash = Shift.objects.overlapping(self.agent_id, self.start, self.end, exclude_pk=self.pk).first()
+            if clash is not None:
+                raise ValidationError(
+                    f"This shift overlaps {clash.shift_type} from {clash.start:%Y-%m-%d %H:%M} "
+                    f"to {clash.end:%Y-%m-%d %H:%M} (UTC) of the same agent."
+                )
+
+
+class Appointment(Scheduled):
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appointments")
+    subject = models.CharField(max_length=200)
+    agent_status = models.ForeignKey(
+        Status,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        help_text="Status during the appointment; empty uses the presence settings' default.",
+    )
+    # What the start replaced, to give it back at the end if nobody changed the status meanwhile.
+    applied_status = models.ForeignKey(
+        Status, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    applied_since = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_status = models.ForeignKey(
+        Status, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    history = HistoricalRecords()
+    usage_kind = "appointments"
+
+    class Meta(Scheduled.Meta):
+        indexes = [models.Index(fields=["agent", "start"], name="appointment_agent_start")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.agent}, {self.start:%Y-%m-%d %H:%M})"

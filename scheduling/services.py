@@ -1,0 +1,180 @@
+"""Shifts and appointments change statuses at their start and end (C1, C2).
+
+Each start and end is applied once: the sweep claims it by stamping `*_applied_at` in the
+same transaction as the status change, with the row locked `skip_locked`, so a second sweep
+running at the same moment passes over it and a later one finds it done. A missed run
+catches up: anything due and not yet stamped is applied on the next one.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from presence.models import AgentPresence, PresenceSettings, Source, StatusCategory
+from presence.services import presence_change_status, presence_ensure
+from scheduling.models import Appointment, Shift, ShiftType
+
+BATCH_SIZE = 200
+
+
+def _due_ids(queryset, batch_size: int):
+    last = 0
+    while True:
+        ids = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return
+        yield from ids
+        last = ids[-1]
+
+
+def _claim(model, pk: int, field: str):
+    """Lock one schedule row whose `field` is still empty, or None if taken or done."""
+    return (
+        model.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("agent")
+        .filter(pk=pk, **{f"{field}__isnull": True})
+        .first()
+    )
+
+
+def _stamp(model, pk: int, field: str, now) -> None:
+    # A plain UPDATE: the stamp is bookkeeping, not a change anyone edits or audits.
+    model.objects.filter(pk=pk).update(**{field: now})
+
+
+# --- shifts --------------------------------------------------------------------------------------
+
+
+def shift_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
+    """Apply every due shift end, then every due start of a shift still running."""
+    now = now or timezone.now()
+    applied = 0
+    ends = Shift.objects.filter(end__lte=now, end_applied_at__isnull=True)
+    for pk in _due_ids(ends, batch_size):
+        applied += _shift_end(pk, now)
+    starts = Shift.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
+    for pk in _due_ids(starts, batch_size):
+        applied += _shift_start(pk, now)
+    return applied
+
+
+def _shift_start(pk: int, now) -> bool:
+    with transaction.atomic():
+        shift = _claim(Shift, pk, "start_applied_at")
+        if shift is None:
+            return False
+        _stamp(Shift, pk, "start_applied_at", now)
+        shift_type = ShiftType.objects.select_related("default_status").get(pk=shift.shift_type_id)
+        status = shift_type.default_status
+        presence = presence_ensure(shift.agent)
+        # A receiving status is not given to someone who is not signed in: work would be routed
+        # to an empty chair. They get the login status when they sign in.
+        if presence.status.category == StatusCategory.OFFLINE and status.can_receive:
+            return True
+        presence_change_status(
+            shift.agent, status, actor=None, source=Source.SHIFT, reason=f"{shift_type.name} shift starts"
+        )
+    return True
+
+
+def _shift_end(pk: int, now) -> bool:
+    with transaction.atomic():
+        shift = _claim(Shift, pk, "end_applied_at")
+        if shift is None:
+            return False
+        _stamp(Shift, pk, "end_applied_at", now)
+        if shift.start_applied_at is None:
+            _stamp(Shift, pk, "start_applied_at", now)  # missed entirely: its start is moot now
+        shift_type = ShiftType.objects.select_related("end_status").get(pk=shift.shift_type_id)
+        if shift_type.end_status is not None:
+            presence_ensure(shift.agent)
+            presence_change_status(
+                shift.agent, shift_type.end_status, actor=None, source=Source.SHIFT,
+                reason=f"{shift_type.name} shift ends",
+            )  # fmt: skip
+    return True
+
+
+# --- appointments ----------------------------------------------------------------------------------
+
+
+def appointment_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
+    """Apply every due appointment end, then every due start of one still running."""
+    now = now or timezone.now()
+    applied = 0
+    ends = Appointment.objects.filter(end__lte=now, end_applied_at__isnull=True)
+    for pk in _due_ids(ends, batch_size):
+        applied += _appointment_end(pk, now)
+    default = PresenceSettings.load().appointment_default_status
+    starts = Appointment.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
+    for pk in _due_ids(starts, batch_size):
+        applied += _appointment_start(pk, now, default)
+    return applied
+
+
+def _appointment_start(pk: int, now, default_status) -> bool:
+    with transaction.atomic():
+        appointment = _claim(Appointment, pk, "start_applied_at")
+        if appointment is None:
+            return False
+        _stamp(Appointment, pk, "start_applied_at", now)
+        status = appointment.agent_status or default_status
+        if status is None:
+            return True
+        before = presence_ensure(appointment.agent)
+        if before.status_id == status.pk:
+            return True  # already there: nothing to give back at the end
+        after = presence_change_status(
+            appointment.agent, status, actor=None, source=Source.APPOINTMENT, reason=appointment.subject
+        )
+        if after.status_id == status.pk:
+            Appointment.objects.filter(pk=pk).update(
+                applied_status=status, applied_since=after.since, previous_status=before.status
+            )
+    return True
+
+
+def _appointment_end(pk: int, now) -> bool:
+    """Give the previous status back, unless somebody changed the status during the appointment."""
+    with transaction.atomic():
+        appointment = _claim(Appointment, pk, "end_applied_at")
+        if appointment is None:
+            return False
+        _stamp(Appointment, pk, "end_applied_at", now)
+        if appointment.start_applied_at is None:
+            _stamp(Appointment, pk, "start_applied_at", now)
+        if appointment.previous_status_id and appointment.applied_status_id:
+            presence_change_status(
+                appointment.agent, appointment.previous_status, actor=None, source=Source.APPOINTMENT,
+                reason=f"{appointment.subject} ended",
+                if_status=appointment.applied_status, if_since=appointment.applied_since,
+            )  # fmt: skip
+    return True
+
+
+# --- editing ------------------------------------------------------------------------------------------
+
+
+def schedule_save(obj: Shift | Appointment, *, actor) -> Shift | Appointment:
+    """Create or change a shift or appointment after its checks (end after start, no overlap).
+
+    The agent's row lock serialises saves for one agent, so two overlapping shifts cannot both
+    pass the overlap check at once.
+    """
+    with transaction.atomic():
+        AgentPresence.objects.select_for_update().filter(agent_id=obj.agent_id).first()
+        obj.full_clean()
+        obj._history_user = actor
+        obj.save()
+    return obj
+
+
+def schedule_delete(obj: Shift | Appointment, *, actor) -> None:
+    obj._history_user = actor
+    obj.delete()
+
+
+def shift_type_save(shift_type: ShiftType, *, actor) -> ShiftType:
+    shift_type.full_clean()
+    shift_type._history_user = actor
+    shift_type.save()
+    return shift_type

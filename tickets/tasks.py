@@ -1,0 +1,24 @@
+"""Celery tasks of the tickets app: thin, idempotent wrappers over services."""
+
+import logging
+
+from celery import shared_task
+
+from presence.services import presence_kick_out_unanswered
+from tickets.services import team_queue_route, tickets_ask_still_working
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def kick_out_task() -> dict:
+    """C6 in two steps: kick out who left the question unanswered, then ask who is newly due."""
+    kicked = presence_kick_out_unanswered()
+    asked = tickets_ask_still_working()
+    logger.info("Kick-out: %d asked 'still working?', %d kicked out", asked, kicked)
+    return {"asked": asked, "kicked_out": kicked}
+
+
+@shared_task
+def route_team_queue_task(team_id: int) -> int:
+    return len(team_queue_route(team_id))
