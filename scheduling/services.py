@@ -178,3 +178,16 @@ def shift_type_save(shift_type: ShiftType, *, actor) -> ShiftType:
     shift_type._history_user = actor
     shift_type.save()
     return shift_type
+
+
+def shift_type_delete(shift_type: ShiftType, *, actor) -> None:
+    """Delete a shift type no shift uses; otherwise say how many do."""
+    from presence.errors import ApplicationError
+
+    used = shift_type.shifts.count()
+    if used:
+        raise ApplicationError(
+            f'Shift type "{shift_type.name}" is used by {used} shift(s) and cannot be deleted.', code="in_use"
+        )
+    shift_type._history_user = actor
+    shift_type.delete()

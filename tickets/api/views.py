@@ -48,6 +48,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def get_queryset(self):
         return selectors.ticket_list_for(self.request.user)
 
+    def retrieve(self, request, *args, **kwargs):
+        """The assignee reading their ticket opens it (C6: opened work needs no "still working?")."""
+        ticket = services.ticket_mark_opened(self.get_object(), agent=request.user)
+        return Response(self.get_serializer(ticket).data)
+
     def perform_create(self, serializer):
         serializer.instance = services.ticket_create(actor=self.request.user, **serializer.validated_data)
 

@@ -1,0 +1,96 @@
+"""A real Celery worker, against Redis, changes a status in the database."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from presence.models import AgentPresence, Status
+from tests.factories import AgentFactory
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_worker():
+    """`celery -A config worker` on Redis, using this test's database."""
+    if not _redis_up():
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: start it (see README) to run the worker test")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", "test-worker@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_redis_expires_a_timed_status(redis_worker):
+    assert connection.vendor == "postgresql", "the worker test needs a database the worker process can reach"
+    lunch = Status.objects.get(slug="lunch")
+    agent = AgentFactory(username="worker-ann", status=lunch)
+    AgentPresence.objects.filter(agent=agent).update(since=timezone.now() - timedelta(minutes=45))
+
+    producer = Celery("test-producer", broker=REDIS_URL)
+    producer.send_task("presence.tasks.expire_timed_statuses_task")
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if AgentPresence.objects.get(agent=agent).status.slug == "available":
+            break
+        if redis_worker.poll() is not None:
+            pytest.fail(f"the worker died:\n{redis_worker.stdout.read()}")
+        time.sleep(0.3)
+    assert AgentPresence.objects.get(agent=agent).status.slug == "available"
+    assert agent.status_log.get().source == "expiry"
+
+
+@pytest.mark.django_db
+def test_periodic_tasks_are_registered_idempotently():
+    call_command("sync_periodic_tasks")
+    call_command("sync_periodic_tasks")
+    registered = dict(PeriodicTask.objects.values_list("name", "task"))
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert registered[name] == entry["task"]
+    assert PeriodicTask.objects.filter(name__in=list(settings.CELERY_BEAT_SCHEDULE)).count() == len(
+        settings.CELERY_BEAT_SCHEDULE
+    )
+    # an admin's pause survives a re-sync; a task no longer in the code is switched off
+    PeriodicTask.objects.filter(name="presence-auto-offline").update(enabled=False)
+    PeriodicTask.objects.create(
+        name="old-sweep", task="presence.tasks.gone_task", interval_id=PeriodicTask.objects.first().interval_id
+    )
+    call_command("sync_periodic_tasks")
+    assert not PeriodicTask.objects.get(name="presence-auto-offline").enabled
+    assert not PeriodicTask.objects.get(name="old-sweep").enabled
