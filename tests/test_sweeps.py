@@ -65,6 +65,7 @@ SWEEPS = [
 ]
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db
 def test_every_sweep_run_twice_gives_the_same_state(statuses):
     _setup_all_due(statuses)
