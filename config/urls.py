@@ -2,7 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from presence.admin_reports import reports_view
+
 urlpatterns = [
+    path("admin/reports/", admin.site.admin_view(reports_view), name="reports"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("presence.api.urls")),
@@ -10,5 +13,6 @@ urlpatterns = [
     path("api/v1/", include("scheduling.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("tickets.urls")),
     path("", include("presence.urls")),
 ]

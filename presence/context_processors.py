@@ -1,5 +1,5 @@
 from presence import selectors
-from presence.models import AgentProfile
+from presence.models import AgentProfile, StatusRequest
 
 
 def header_status(request) -> dict:
@@ -7,9 +7,14 @@ def header_status(request) -> dict:
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated) or request.path.startswith("/admin/"):
         return {}
+    context = {"is_supervisor": selectors.is_supervisor(user)}
     if not AgentProfile.objects.filter(user_id=user.pk).exists():
-        return {}
-    return {
-        "header_presence": selectors.presence_get(user),
-        "header_statuses": list(selectors.status_choices_for_agents()),
-    }
+        return context
+    context.update(
+        header_presence=selectors.presence_get(user),
+        header_statuses=list(selectors.status_choices_for_agents()),
+        header_request=StatusRequest.objects.filter(agent_id=user.pk, state=StatusRequest.State.PENDING)
+        .select_related("status")
+        .first(),
+    )
+    return context

@@ -4,6 +4,7 @@ from presence.services import presence_record_activity
 PASSIVE = {
     ("POST", "/api/v1/presence/me/heartbeat/"),
     ("GET", "/api/v1/presence/me/"),
+    ("GET", "/status/state/"),
 }
 
 

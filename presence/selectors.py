@@ -1,5 +1,7 @@
 """Reads of the presence app: querysets with what their callers render already joined."""
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
@@ -11,9 +13,11 @@ from presence.models import (
     PresenceSettings,
     Status,
     StatusChangeLog,
+    StatusRequest,
     StillWorkingPrompt,
     TeamMembership,
 )
+from presence.workload import NO_WORK, Workload
 
 
 def is_supervisor(user) -> bool:
@@ -81,4 +85,91 @@ def presence_prompts(presence: AgentPresence, profile: AgentProfile) -> dict:
     return {
         "idle_logout_at": to_text(deadline) if deadline else None,
         "still_working_asked_at": to_text(asked) if asked else None,
+    }
+
+
+def agent_availability(profile: AgentProfile, loads: dict) -> str:
+    """An agent's derived availability (P7) from a profile of agent_list() and workloads()."""
+    from presence.availability import availability_of
+
+    presence = getattr(profile.user, "presence", None)
+    if presence is None:
+        return "offline"
+    return availability_of(presence, loads.get(profile.user_id, NO_WORK)).value
+
+
+def header_state(user) -> dict:
+    """What the header dropdown's script shows after a change (U1)."""
+    presence = presence_get(user)
+    pending_request = (
+        StatusRequest.objects.filter(agent_id=user.pk, state=StatusRequest.State.PENDING)
+        .select_related("status")
+        .first()
+    )
+    return {
+        "status": presence.status_id,
+        "name": presence.status.name,
+        "emoji": presence.status.emoji,
+        "color": presence.status.color,
+        "since": presence.since.isoformat(),
+        "pending_status": presence.pending_status.name if presence.pending_status_id else None,
+        "requested_status": pending_request.status.name if pending_request else None,
+    }
+
+
+@dataclass
+class BoardRow:
+    profile: AgentProfile
+    presence: AgentPresence | None
+    availability: str
+    workload: Workload
+    pending_request: StatusRequest | None
+
+    @property
+    def agent(self):
+        return self.profile.user
+
+
+def board_rows(*, status: Status | None = None, availability: str | None = None) -> list[BoardRow]:
+    """Every agent for the supervisor board (U3), in five queries whatever their number:
+    agents with presence, team memberships, open work (two), pending requests."""
+    from presence.workload import workloads
+
+    profiles = agent_list().order_by("user__username")
+    if status is not None:
+        profiles = profiles.filter(user__presence__status=status)
+    profiles = list(profiles)
+    loads = workloads(p.user_id for p in profiles)
+    requests = StatusRequest.objects.filter(
+        state=StatusRequest.State.PENDING, agent_id__in=[p.user_id for p in profiles]
+    )
+    pending = {r.agent_id: r for r in requests.select_related("status")}
+    rows = [
+        BoardRow(
+            profile=p,
+            presence=getattr(p.user, "presence", None),
+            availability=agent_availability(p, loads),
+            workload=loads.get(p.user_id, NO_WORK),
+            pending_request=pending.get(p.user_id),
+        )
+        for p in profiles
+    ]
+    return [row for row in rows if availability is None or row.availability == availability]
+
+
+def agent_card(agent) -> dict:
+    from presence.workload import workloads
+
+    profile = agent_list().get(user_id=agent.pk)
+    loads = workloads([agent.pk])
+    return {
+        "agent": agent,
+        "profile": profile,
+        "presence": getattr(profile.user, "presence", None),
+        "availability": agent_availability(profile, loads),
+        "workload": loads.get(agent.pk, NO_WORK),
+        "requests": StatusRequest.objects.filter(agent=agent, state=StatusRequest.State.PENDING).select_related(
+            "status"
+        ),
+        "log": StatusChangeLog.objects.filter(agent=agent).select_related("actor")[:10],
     }

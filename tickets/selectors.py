@@ -37,3 +37,16 @@ def live_chat_availability() -> dict:
         "online": total,
         "teams": [{"team": tid, "name": row["name"], "online": row["online"]} for tid, row in sorted(per_team.items())],
     }
+
+
+def my_open_tickets(user) -> QuerySet[Ticket]:
+    """The agent's held tickets, pinned first, oldest first."""
+    return Ticket.objects.held().filter(assignee_id=user.pk).select_related("team").order_by("-pinned", "created_at")
+
+
+def team_queue_for(user, limit: int = 50) -> QuerySet[Ticket]:
+    """The Unassigned queue of the agent's teams, oldest first."""
+    team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
+    return (
+        Ticket.objects.unassigned().filter(team_id__in=team_ids).select_related("team").order_by("created_at")[:limit]
+    )

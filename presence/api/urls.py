@@ -2,11 +2,13 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from presence.api import views
+from presence.api.reports import ReportView
 
 router = DefaultRouter()
 router.register("statuses", views.StatusViewSet, basename="status")
 router.register("agents", views.AgentViewSet, basename="agent")
 router.register("status-log", views.StatusLogViewSet, basename="status-log")
+router.register("status-requests", views.StatusRequestViewSet, basename="status-request")
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
@@ -16,5 +18,6 @@ urlpatterns = [
     path("presence/me/activity/", views.PresenceMeActivityView.as_view(), name="presence-me-activity"),
     path("presence/me/still-working/", views.PresenceMeStillWorkingView.as_view(), name="presence-me-still-working"),
     path("presence-settings/", views.PresenceSettingsView.as_view(), name="presence-settings"),
+    path("reports/<slug:slug>/", ReportView.as_view(), name="report"),
     path("", include(router.urls)),
 ]

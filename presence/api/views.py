@@ -5,7 +5,8 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,12 +28,14 @@ from presence.api.serializers import (
     StatusLogSerializer,
     StatusSerializer,
 )
+from presence.availability import Availability
 from presence.models import (
     AgentProfile,
     PresenceSettings,
     Source,
     Status,
     StatusChangeLog,
+    StatusRequest,
 )
 from presence.workload import workloads
 
@@ -237,8 +240,8 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
                 and user.has_perm(f"presence.{'add' if self.action == 'create' else 'change'}_agentprofile")
             ):
                 raise PermissionDenied("Only administrators can provision or edit agents.")
-        elif self.action == "list" and not is_supervisor(user):
-            raise PermissionDenied("Only supervisors can list agents.")
+        elif self.action in ("list", "change_status") and not is_supervisor(user):
+            raise PermissionDenied("Only supervisors can do this.")
 
     def check_object_permissions(self, request, obj):
         super().check_object_permissions(request, obj)
@@ -247,9 +250,32 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
+        wanted = request.query_params.get("availability")
+        if wanted:
+            if wanted not in Availability.values:
+                raise ValidationError({"availability": f"Choose one of {', '.join(Availability.values)}."})
+            # Availability is derived from presence and open work (P7): computed for all
+            # matching agents in one provider call, then filtered before the page is cut.
+            profiles = list(queryset)
+            loads = workloads(p.user_id for p in profiles)
+            queryset = [p for p in profiles if selectors.agent_availability(p, loads) == wanted]
         page = self.paginate_queryset(queryset)
         self._workloads = workloads(profile.user_id for profile in page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=StatusChangeInputSerializer, responses={200: PresenceSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="status")
+    def change_status(self, request, pk=None):
+        """A supervisor changes an agent's status (409 while the agent is Offline)."""
+        if not is_supervisor(request.user):
+            raise PermissionDenied("Only supervisors can change another agent's status.")
+        profile = self.get_object()
+        data = StatusChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        presence = services.presence_change_status_by_supervisor(
+            profile.user, data.validated_data["status"], actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(PresenceSerializer(presence, context={"workloads": workloads([profile.user_id])}).data)
 
     def retrieve(self, request, *args, **kwargs):
         profile = self.get_object()
@@ -280,6 +306,43 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         services.agent_update(profile, actor=request.user, **serializer.validated_data)
         profile = selectors.agent_list().get(pk=profile.pk)
         return Response(AgentUpdateSerializer(profile, context={"workloads": workloads([profile.pk])}).data)
+
+
+class StatusRequestFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=StatusRequest.State.choices)
+
+    class Meta:
+        model = StatusRequest
+        fields = ["state", "agent"]
+
+
+@extend_schema(responses={**ERRORS})
+class StatusRequestViewSet(viewsets.ReadOnlyModelViewSet):
+    """Approval requests (P6). Agents see their own; supervisors see all and decide."""
+
+    serializer_class = StatusChangeRequestSerializer
+    filterset_class = StatusRequestFilter
+    queryset = StatusRequest.objects.none()
+
+    def get_queryset(self):
+        qs = StatusRequest.objects.select_related("status", "agent")
+        return qs if is_supervisor(self.request.user) else qs.filter(agent_id=self.request.user.pk)
+
+    def _decide(self, decide):
+        if not is_supervisor(self.request.user):
+            raise PermissionDenied("Only supervisors can decide approval requests.")
+        return Response(self.get_serializer(decide(self.get_object(), actor=self.request.user)).data)
+
+    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve: the agent's status changes now (source approval)."""
+        return self._decide(services.status_request_approve)
+
+    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(services.status_request_reject)
 
 
 class StatusLogFilter(django_filters.FilterSet):

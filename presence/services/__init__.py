@@ -7,6 +7,11 @@ from presence.services.agents import (
     agent_update,
     team_set_members,
 )
+from presence.services.approvals import (
+    presence_change_status_by_supervisor,
+    status_request_approve,
+    status_request_reject,
+)
 from presence.services.automation import (
     agent_session_forget,
     agent_session_track,
@@ -44,6 +49,7 @@ __all__ = [
     "presence_auto_offline",
     "presence_cancel_finishing",
     "presence_change_status",
+    "presence_change_status_by_supervisor",
     "presence_complete_finishing",
     "presence_ensure",
     "presence_expire_timed_statuses",
@@ -55,6 +61,8 @@ __all__ = [
     "presence_request_status",
     "presence_settings_update",
     "status_delete",
+    "status_request_approve",
+    "status_request_reject",
     "status_save",
     "team_set_members",
 ]

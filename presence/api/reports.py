@@ -1,0 +1,105 @@
+"""GET /api/v1/reports/<slug>/?since=&until=&agent=&source=&format=csv (supervisors)."""
+
+import csv
+import io
+import zoneinfo
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import renderers, serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from presence.api.permissions import IsSupervisor
+from presence.models import Source
+from presence.reports import REPORTS, Period
+
+MAX_DAYS = 93
+
+
+class PeriodForm(forms.Form):
+    """The period of a report: default the last seven days, at most about a quarter."""
+
+    since = forms.DateTimeField(required=False)
+    until = forms.DateTimeField(required=False)
+    agent = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(agent_profile__isnull=False), required=False
+    )
+    source = forms.ChoiceField(choices=[("", "any"), *Source.choices], required=False)
+    tz = forms.CharField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        until = data.get("until") or timezone.now()
+        since = data.get("since") or until - timedelta(days=7)
+        if since >= until:
+            raise forms.ValidationError("'since' must be before 'until'.")
+        if until - since > timedelta(days=MAX_DAYS):
+            raise forms.ValidationError(f"A report covers at most {MAX_DAYS} days.")
+        try:
+            zone = zoneinfo.ZoneInfo(data.get("tz") or settings.TIME_ZONE)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise forms.ValidationError({"tz": "Unknown time zone."}) from exc
+        agent = data.get("agent")
+        data["period"] = Period(since, until, agent.pk if agent else None, zone, data.get("source") or None)
+        return data
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        rows = data.get("rows", []) if isinstance(data, dict) else []
+        columns = data.get("columns") if isinstance(data, dict) else None
+        out = io.StringIO()
+        if columns is None:  # an error: the message as one cell
+            out.write(str(data.get("message", "")) if isinstance(data, dict) else "")
+            return out.getvalue()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+
+
+class ReportView(APIView):
+    """Reports (R1, R2): time-in-status, status-log, workload, schedule-compliance."""
+
+    permission_classes = [IsSupervisor]
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer, renderers.BrowsableAPIRenderer]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", str, description="ISO 8601; default 7 days before until"),
+            OpenApiParameter("until", str, description="ISO 8601; default now"),
+            OpenApiParameter("agent", int),
+            OpenApiParameter("source", str, description="status-log only: one source"),
+            OpenApiParameter("tz", str, description="time zone of the days; default the server's"),
+        ],
+        responses={200: serializers.DictField()},
+    )
+    def get(self, request, slug: str):
+        report = REPORTS.get(slug)
+        if report is None:
+            raise NotFound(f"No report named {slug!r}. Reports: {', '.join(sorted(REPORTS))}.")
+        form = PeriodForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(
+                form.errors.get_json_data()
+                and {k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()}
+            )
+        period = form.cleaned_data["period"]
+        rows = report.compute(period)
+        response = Response(
+            {"report": slug, "title": report.title, "since": period.since, "until": period.until,
+             "columns": report.columns, "rows": rows}
+        )  # fmt: skip
+        if getattr(request, "accepted_renderer", None) and request.accepted_renderer.format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="{slug}.csv"'
+        return response

@@ -1,0 +1,111 @@
+// Agent pages: the header dropdown in place, its live timer, heartbeat, activity, idle warning,
+// "still working?" and updates made elsewhere (a supervisor's approval). Without this script
+// the dropdown is a plain form and everything else is shown on the next page load.
+(function () {
+  "use strict";
+  const form = document.getElementById("status-form");
+  if (!form) return;
+  const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  const timer = document.getElementById("status-timer");
+  const stateUrl = form.dataset.stateUrl;
+  const $ = (id) => document.getElementById(id);
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", body: body || new FormData(),
+      headers: { "X-CSRFToken": csrf, "Accept": "application/json" },
+    });
+  }
+
+  function duration(seconds) {
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
+  }
+  function tick() {
+    const since = Date.parse(timer.dataset.since);
+    timer.textContent = duration(Math.max(0, Math.floor((Date.now() - since) / 1000)));
+  }
+
+  function flash(text, isError) {
+    $("flash").innerHTML = "";
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (isError) li.className = "error";
+    const ul = document.createElement("ul");
+    ul.className = "messages";
+    ul.appendChild(li);
+    $("flash").appendChild(ul);
+  }
+
+  function show(state) {
+    // state: {status, name, emoji, color, since, pending_status, requested_status}
+    $("status-swatch").style.background = state.color;
+    $("status-name").textContent = (state.emoji ? state.emoji + " " : "") + state.name;
+    if (timer.dataset.since !== state.since) { timer.dataset.since = state.since; tick(); }
+    $("status-select").value = String(state.status);
+    $("status-note").textContent = state.requested_status ? "Waiting for approval: " + state.requested_status
+      : state.pending_status ? "Finishing before " + state.pending_status : "";
+    const banner = $("finishing-banner");
+    if (banner) {
+      banner.hidden = !state.pending_status;
+      const target = $("finishing-target");
+      if (target) target.textContent = state.pending_status || "";
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    post(form.action, new FormData(form)).then((r) => r.json().then((body) => {
+      flash(body.message, !r.ok);
+      if (body.presence) show(body.presence);
+    })).catch(() => form.submit());
+  });
+  $("status-select").addEventListener("change", () => form.requestSubmit());
+
+  // Poll my state: approvals, expiry, finishing done and the warnings show without a reload.
+  const idleBanner = $("idle-banner"), promptBanner = $("still-working-banner");
+  const warnLead = Number(document.body.dataset.idleWarningSeconds || 60);
+  let idleAt = null;
+  function refresh() {
+    fetch(stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((state) => {
+        show(state);
+        idleAt = state.idle_logout_at ? Date.parse(state.idle_logout_at) : null;
+        if (promptBanner) promptBanner.hidden = !state.still_working_asked_at;
+      })
+      .catch((status) => { if (status === 401 || status === 403) window.location.assign("/accounts/login/?next=/"); });
+  }
+  function idleCheck() {
+    if (!idleBanner) return;
+    if (idleAt === null) { idleBanner.hidden = true; return; }
+    const left = Math.floor((idleAt - Date.now()) / 1000);
+    idleBanner.hidden = left > warnLead;
+    $("idle-seconds").textContent = String(Math.max(0, left));
+    if (left <= 0) window.location.assign("/accounts/login/?next=/");
+  }
+
+  // Activity: what the person does on the page, reported at most once a minute.
+  let lastActivity = 0;
+  function activity() {
+    if (Date.now() - lastActivity < 60000) return;
+    lastActivity = Date.now();
+    post("/api/v1/presence/me/activity/").then(refresh);
+  }
+  ["keydown", "mousedown", "touchstart"].forEach((e) => document.addEventListener(e, activity, { passive: true }));
+  const stay = $("idle-stay");
+  if (stay) stay.addEventListener("click", () => { lastActivity = 0; activity(); });
+  const yes = $("still-working-yes");
+  if (yes) yes.addEventListener("click", (event) => {
+    event.preventDefault();
+    post("/api/v1/presence/me/still-working/").then(() => { promptBanner.hidden = true; });
+  });
+
+  tick();
+  setInterval(tick, 1000);
+  setInterval(idleCheck, 1000);
+  post("/api/v1/presence/me/heartbeat/");
+  setInterval(() => post("/api/v1/presence/me/heartbeat/"), 30000);
+  setInterval(refresh, Number(document.body.dataset.pollMs || 5000));
+  refresh();
+})();
