@@ -5,8 +5,9 @@ from django.apps import apps
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from presence.models import PresenceSettings, Status
-from tests.factories import AdminFactory, AgentFactory, SupervisorFactory
+from presence.models import PresenceSettings, Status, TeamMembership
+from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
+from tickets.models import RoutingMethod, TeamRouting
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +82,26 @@ def admin_api(admin_user) -> APIClient:
     client = APIClient()
     client.force_authenticate(admin_user)
     return client
+
+
+@pytest.fixture
+def make_team(db):
+    def make(name="Support", method=RoutingMethod.ROUND_ROBIN):
+        team = TeamFactory(name=name)
+        TeamRouting.objects.create(team=team, method=method)
+        return team
+
+    return make
+
+
+@pytest.fixture
+def make_agent(db, statuses):
+    """An agent in `status` (Available by default), member of `teams`, with profile overrides."""
+
+    def make(username, *, teams=(), status="available", **profile):
+        agent = AgentFactory(username=username, status=statuses[status], profile=profile or None)
+        for team in teams:
+            TeamMembership.objects.create(agent=agent, team=team)
+        return agent
+
+    return make

@@ -50,6 +50,7 @@ def workload(period: Period) -> list[dict]:
     assigned = defaultdict(int)
     events = (
         Ticket.history.filter(assignee_id__in=ids, assigned_at__gte=period.since, assigned_at__lt=period.until)
+        .order_by()  # the history's default ordering would join the DISTINCT
         .values_list("assignee_id", "id", "assigned_at")
         .distinct()
     )
