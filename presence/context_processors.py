@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from presence import selectors
 from presence.models import AgentProfile, StatusRequest
 
@@ -7,7 +9,10 @@ def header_status(request) -> dict:
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated) or request.path.startswith("/admin/"):
         return {}
-    context = {"is_supervisor": selectors.is_supervisor(user)}
+    context = {
+        "is_supervisor": selectors.is_supervisor(user),
+        "poll_ms": int(settings.PRESENCE_PAGE_POLL_SECONDS * 1000),
+    }
     if not AgentProfile.objects.filter(user_id=user.pk).exists():
         return context
     context.update(

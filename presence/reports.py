@@ -100,14 +100,19 @@ def status_intervals(period: Period) -> dict[int, list[tuple[int, datetime, date
 
     The status at the period's start is the last logged one before it; without one, the
     first change inside the period says what it changed from; without any, the current
-    presence counts if it began before the period.
+    presence counts from when it began. Nothing counts before the agent joined.
     """
     end = min(period.until, timezone.now())
     agents = AgentProfile.objects.all()
     if period.agent_id:
         agents = agents.filter(user_id=period.agent_id)
     before = StatusChangeLog.objects.filter(agent_id=OuterRef("user_id"), at__lt=period.since).order_by("-at", "-id")
-    starting = dict(agents.annotate(s=Subquery(before.values("to_status_id")[:1])).values_list("user_id", "s"))
+    starting = {
+        agent_id: (status_id, joined)
+        for agent_id, status_id, joined in agents.annotate(s=Subquery(before.values("to_status_id")[:1])).values_list(
+            "user_id", "s", "user__date_joined"
+        )
+    }
     rows = StatusChangeLog.objects.filter(agent_id__in=list(starting), at__gte=period.since, at__lt=end).order_by(
         "agent_id", "at", "id"
     )
@@ -119,18 +124,20 @@ def status_intervals(period: Period) -> dict[int, list[tuple[int, datetime, date
         for p in AgentPresence.objects.filter(agent_id__in=list(starting)).values("agent_id", "status_id", "since")
     }
     result: dict[int, list] = {}
-    for agent_id, first_status in starting.items():
+    for agent_id, (status_id, joined) in starting.items():
         agent_changes = changes.get(agent_id, [])
-        status_id = first_status
+        # Nobody has a status before they joined.
+        cursor = max(period.since, joined)
         if status_id is None and agent_changes:
             status_id = agent_changes[0][1]
-        if status_id is None and agent_id in current and current[agent_id]["since"] <= period.since:
+        if status_id is None and not agent_changes and agent_id in current:
             status_id = current[agent_id]["status_id"]
-        cursor, pieces = period.since, []
+            cursor = max(cursor, current[agent_id]["since"])
+        pieces = []
         for at, _, to_id in agent_changes:
             if status_id is not None and at > cursor:
                 pieces.append((status_id, cursor, at))
-            cursor, status_id = at, to_id
+            cursor, status_id = max(cursor, at), to_id
         if status_id is not None and end > cursor:
             pieces.append((status_id, cursor, end))
         result[agent_id] = pieces

@@ -102,6 +102,9 @@ CACHES = {
     )
 }
 
+# How often the agent panel and the supervisor board refresh themselves.
+PRESENCE_PAGE_POLL_SECONDS = float(env_str("PRESENCE_PAGE_POLL_SECONDS", "5"))
+
 # Members of this group act as supervisors (staff users do too).
 PRESENCE_SUPERVISORS_GROUP = env_str("PRESENCE_SUPERVISORS_GROUP", "supervisors")
 

@@ -68,6 +68,15 @@ class CSVRenderer(renderers.BaseRenderer):
         return out.getvalue()
 
 
+class ReportSerializer(serializers.Serializer):
+    report = serializers.CharField()
+    title = serializers.CharField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.DictField(), help_text="One object per row, keyed by column.")
+
+
 class ReportView(APIView):
     """Reports (R1, R2): time-in-status, status-log, workload, schedule-compliance."""
 
@@ -82,7 +91,7 @@ class ReportView(APIView):
             OpenApiParameter("source", str, description="status-log only: one source"),
             OpenApiParameter("tz", str, description="time zone of the days; default the server's"),
         ],
-        responses={200: serializers.DictField()},
+        responses={200: ReportSerializer},
     )
     def get(self, request, slug: str):
         report = REPORTS.get(slug)

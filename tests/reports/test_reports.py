@@ -28,7 +28,8 @@ PERIOD = Period(since=utc(10, 12), until=utc(11, 12))
 def ann(statuses):
     """A log that starts before the period, crosses midnight and ends after it:
     08:00 Available, 20:00 After work, 02:00 Offline, 11:00 Available, 13:00 Busy."""
-    agent = AgentFactory(username="rita", status=statuses["busy"])
+    with time_machine.travel(utc(1, 0), tick=False):
+        agent = AgentFactory(username="rita", status=statuses["busy"])
     steps = [
         (utc(10, 8), "offline", "available"),
         (utc(10, 20), "available", "after-work"),
@@ -83,12 +84,36 @@ def test_time_in_status_in_another_time_zone(ann, statuses):
     assert seconds[("2026-01-11", "After work")] == 3 * 3600
 
 
-def test_agent_without_log_counts_in_current_status_when_it_began_before(statuses):
+def test_agent_without_log_counts_in_current_status_from_when_it_began(statuses):
     with time_machine.travel(utc(10, 6), tick=False):
         AgentFactory(username="bob", status=statuses["training"])
+    with time_machine.travel(utc(10, 18), tick=False):
+        AgentFactory(username="cid", status=statuses["training"])
+    seconds = {(r["username"], r["day"]): r["seconds"] for r in time_in_status(PERIOD)}
+    assert seconds == {
+        ("bob", "2026-01-10"): 12 * 3600,
+        ("bob", "2026-01-11"): 12 * 3600,
+        ("cid", "2026-01-10"): 6 * 3600,  # joined at 18:00
+        ("cid", "2026-01-11"): 12 * 3600,
+    }
+
+
+def test_nothing_counts_before_the_agent_joined(statuses):
+    with time_machine.travel(utc(10, 22), tick=False):
+        dee = AgentFactory(username="dee")
+    StatusChangeLog.objects.create(
+        agent=dee,
+        at=utc(11, 1),
+        source="login",
+        from_status=statuses["offline"],
+        from_status_name="Offline",
+        to_status=statuses["available"],
+        to_status_name="Available",
+    )
     assert _seconds(time_in_status(PERIOD)) == {
-        ("2026-01-10", "Training"): 12 * 3600,
-        ("2026-01-11", "Training"): 12 * 3600,
+        ("2026-01-10", "Offline"): 2 * 3600,
+        ("2026-01-11", "Offline"): 3600,
+        ("2026-01-11", "Available"): 11 * 3600,
     }
 
 

@@ -1,0 +1,128 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright (U1, U2, U3, R3, P6)."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from presence.models import Source, Status
+from presence.services import presence_change_status
+from tests.factories import PASSWORD, AgentFactory, SupervisorFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WAIT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: bin/test installs Debian's chromium package")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # ordinary blocking calls all the same.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(settings):
+    settings.PRESENCE_PAGE_POLL_SECONDS = 0.5
+
+
+def _sign_in(browser, live_server, username: str, next_path: str = "/"):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    return page
+
+
+def _mark(page) -> None:
+    """A flag that only survives while the page is not reloaded."""
+    page.evaluate("window.__not_reloaded = true")
+
+
+def _not_reloaded(page) -> bool:
+    return page.evaluate("window.__not_reloaded === true")
+
+
+def test_agent_changes_status_from_the_dropdown_and_the_timer_resets(browser, live_server):
+    AgentFactory(username="ann")
+    page = _sign_in(browser, live_server, "ann")
+    assert page.text_content("#status-name").strip().endswith("Available")  # the login status
+    _mark(page)
+    page.wait_for_function("document.getElementById('status-timer').textContent.trim() === '3s'", timeout=WAIT_MS)
+    page.select_option("#status-select", label="🔴 Busy")
+    page.wait_for_function("document.getElementById('status-name').textContent.includes('Busy')", timeout=WAIT_MS)
+    assert re.fullmatch(r"[0-2]s", page.text_content("#status-timer").strip())
+    assert "Your status is now Busy." in page.text_content("#flash")
+    assert _not_reloaded(page)
+    page.context.close()
+
+
+def test_approval_on_the_board_changes_the_agents_header_without_a_reload(browser, live_server):
+    training = Status.objects.get(slug="training")
+    training.requires_approval = True
+    training.save()
+    AgentFactory(username="ann")
+    SupervisorFactory(username="sam")
+    agent_page = _sign_in(browser, live_server, "ann")
+    _mark(agent_page)
+    agent_page.select_option("#status-select", label="🎓 Training (needs approval)")
+    agent_page.wait_for_function(
+        "document.getElementById('status-note').textContent.includes('Waiting for approval: Training')", timeout=WAIT_MS
+    )
+    assert "Available" in agent_page.text_content("#status-name")
+
+    board = _sign_in(browser, live_server, "sam", "/board/")
+    assert board.is_visible("#bell")
+    with board.expect_navigation():
+        board.click("tr:has-text('ann') button.approve")
+    assert "ann's request for Training approved." in board.text_content("#flash")
+
+    agent_page.wait_for_function(
+        "document.getElementById('status-name').textContent.includes('Training')", timeout=WAIT_MS
+    )
+    assert agent_page.text_content("#status-note").strip() == ""
+    assert _not_reloaded(agent_page)
+    agent_page.context.close()
+    board.context.close()
+
+
+def test_the_board_updates_itself_when_an_agent_changes_status(browser, live_server):
+    ann = AgentFactory(username="ann")
+    for name in ("bob", "cara", "dev"):
+        AgentFactory(username=name)
+    SupervisorFactory(username="sam", is_staff=True)
+    board = _sign_in(browser, live_server, "sam", "/board/")
+    _mark(board)
+    row = "tr:has-text('ann') .status-name"
+    assert board.text_content(row) == "Offline"
+    presence_change_status(ann, Status.objects.get(slug="available"), actor=ann, source=Source.LOGIN)
+    presence_change_status(ann, Status.objects.get(slug="meeting"), actor=ann, source=Source.API)
+    board.wait_for_function(
+        "[...document.querySelectorAll('#board-rows .status-name')].some(e => e.textContent === 'Meeting')",
+        timeout=WAIT_MS,
+    )
+    assert _not_reloaded(board)
+    ARTIFACTS.mkdir(exist_ok=True)
+    board.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+
+    board.goto(f"{live_server.url}/admin/reports/?report=time-in-status")
+    assert board.is_visible("#chart svg")
+    board.locator("#chart").screenshot(path=str(ARTIFACTS / "report-chart.png"))
+    board.context.close()
