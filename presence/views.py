@@ -97,6 +97,18 @@ def finishing_cancel(request: HttpRequest) -> HttpResponse:
     return _reply(request, ok=True, message="Finishing cancelled: you take new work again.")
 
 
+@login_required
+@require_POST
+def still_working(request: HttpRequest) -> HttpResponse:
+    """Answer "still working?" from the panel (C6)."""
+    try:
+        selectors.agent_profile_get(request.user)
+    except ApplicationError as exc:
+        return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
+    services.presence_answer_still_working(request.user)
+    return _reply(request, ok=True, message="Thanks: you stay signed in and keep your tickets.")
+
+
 # --- supervisor board (U3) -------------------------------------------------------------------------
 
 

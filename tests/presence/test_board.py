@@ -202,3 +202,16 @@ def test_finishing_banner_and_cancel(client, make_team, make_agent, statuses):
     assert AgentPresence.objects.get(agent=ann).pending_status is None
     banner = client.get("/").content.decode().split('id="finishing-banner"')[1].split(">")[0]
     assert "hidden" in banner
+
+
+def test_still_working_answer_from_the_panel_without_javascript(client, agent, statuses):
+    from presence.models import StillWorkingPrompt
+    from presence.services import presence_ask_still_working
+
+    client.force_login(agent)
+    presence_ask_still_working(agent)
+    page = client.get("/").content.decode()
+    assert "hidden" not in page.split('id="still-working-banner"')[1].split(">")[0]
+    response = client.post(reverse("presence:still-working"), follow=True)
+    assert "you stay signed in" in response.content.decode()
+    assert StillWorkingPrompt.objects.get(agent=agent).state == "answered"

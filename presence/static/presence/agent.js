@@ -98,7 +98,7 @@
   const yes = $("still-working-yes");
   if (yes) yes.addEventListener("click", (event) => {
     event.preventDefault();
-    post("/api/v1/presence/me/still-working/").then(() => { promptBanner.hidden = true; });
+    post(yes.form.action).then(() => { promptBanner.hidden = true; });
   });
 
   tick();
