@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import healthz
 from presence.admin_reports import reports_view
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/reports/", admin.site.admin_view(reports_view), name="reports"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -47,4 +47,4 @@ def test_beat_schedule_names_real_tasks():
     app.loader.import_default_modules()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
-    assert settings.CELERY_BEAT_SCHEDULER == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert settings.CELERY_BEAT_SCHEDULER == "config.beat:SingleBeatScheduler"
