@@ -24,11 +24,14 @@ class BeatLock:
         self.cache = backend or cache
 
     def acquire(self) -> bool:
-        if self.cache.add(self.key, self.owner, self.ttl):
-            return True
-        if self.cache.get(self.key) == self.owner:
-            self.cache.touch(self.key, self.ttl)
-            return True
+        try:
+            if self.cache.add(self.key, self.owner, self.ttl):
+                return True
+            if self.cache.get(self.key) == self.owner:
+                self.cache.touch(self.key, self.ttl)
+                return True
+        except Exception:  # noqa: BLE001 - without the shared cache nobody can prove they lead
+            logger.warning("beat: the cache holding the lease is unreachable; standing by", exc_info=True)
         return False
 
     def release(self) -> None:

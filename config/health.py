@@ -35,4 +35,6 @@ def healthz(request):
         except Exception as exc:  # noqa: BLE001 - a health check reports every failure
             results[name] = f"error: {exc.__class__.__name__}: {exc}"[:200]
     healthy = all(value == "ok" for value in results.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": results}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": results}, status=200 if healthy else 503
+    )

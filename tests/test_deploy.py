@@ -23,9 +23,8 @@ PRODUCTION_ENV = {
 
 def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
-    )
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
 
 def test_check_deploy_passes_with_production_settings():

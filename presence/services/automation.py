@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,7 +25,7 @@ from presence.models import (
     StatusCategory,
     StillWorkingPrompt,
 )
-from presence.services.status_change import HEARTBEAT_WRITE_INTERVAL, _change_status
+from presence.services.status_change import HEARTBEAT_WRITE_INTERVAL, _change_status, first_in_interval
 
 BATCH_SIZE = 200
 # Heartbeats and activity reach the database up to this late (they are coalesced): a sweep
@@ -157,7 +156,7 @@ def presence_idle_timeout(*, now=None, batch_size: int = BATCH_SIZE) -> int:
 def presence_record_activity(agent, *, now=None) -> None:
     """The agent did something (C4). Cheap: at most one write a minute per agent."""
     now = now or timezone.now()
-    if cache.add(f"presence:activity:{agent.pk}", 1, timeout=HEARTBEAT_WRITE_INTERVAL):
+    if first_in_interval(f"presence:activity:{agent.pk}"):
         AgentPresence.objects.filter(agent_id=agent.pk).update(last_activity=now)
 
 

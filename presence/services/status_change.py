@@ -1,3 +1,4 @@
+import logging
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -18,6 +19,8 @@ from presence.models import (
 )
 from presence.signals import status_changed
 from presence.workload import workload_of
+
+logger = logging.getLogger(__name__)
 
 # Paths where a drain status waits for the agent's open tickets (P4); automatic paths such as
 # idle timeout, auto-offline, kick-out and logout apply at once.
@@ -222,9 +225,20 @@ def presence_request_status(agent, status: Status, *, actor, source: str, reason
 def presence_record_heartbeat(agent, *, now=None) -> None:
     """The open agent panel says it is alive (C5). Cheap: at most one write a minute per agent."""
     now = now or timezone.now()
-    if cache.add(f"presence:heartbeat:{agent.pk}", 1, timeout=HEARTBEAT_WRITE_INTERVAL):
-        updated = AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)
-        if not updated:
-            cache.delete(f"presence:heartbeat:{agent.pk}")
+    if first_in_interval(f"presence:heartbeat:{agent.pk}"):
+        if not AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now):
             presence_ensure(agent)
             AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)
+
+
+def first_in_interval(key: str) -> bool:
+    """True once per HEARTBEAT_WRITE_INTERVAL for `key`: the write-coalescing gate.
+
+    When the cache is unreachable the gate stays open: every call writes to the database,
+    which costs more writes but keeps the sweeps' view true.
+    """
+    try:
+        return bool(cache.add(key, 1, timeout=HEARTBEAT_WRITE_INTERVAL))
+    except Exception:  # noqa: BLE001 - any cache failure means "write through"
+        logger.warning("Cache unreachable: writing %s straight to the database", key.split(":")[1], exc_info=True)
+        return True
