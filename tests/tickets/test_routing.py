@@ -169,3 +169,21 @@ def test_routing_one_ticket_query_count(make_team, make_agent, django_assert_max
         # count their load, move the cursor, UPDATE, history; refresh; 4 savepoint statements
         ticket = _create(team)
     assert ticket.assignee is not None
+
+
+def test_one_plan_across_two_teams_respects_capacity(make_team, make_agent, statuses, presence_settings):
+    """A reroute of tickets from two teams must count what it already gave a shared member."""
+    from tickets.models import MappingAction, ReassignMapping
+
+    presence_settings.reassign_on_status_change = True
+    presence_settings.save()
+    ReassignMapping.objects.create(to_status=statuses["busy"], action=MappingAction.REROUTE)
+    one, two = make_team("One"), make_team("Two")
+    leaving = make_agent("leaving", teams=[one, two])
+    shared = make_agent("shared", teams=[one, two], capacity_email=3)
+    Ticket.objects.bulk_create(
+        [Ticket(subject=f"{team.name}{i}", team=team, assignee=leaving) for team in (one, two) for i in range(3)]
+    )
+    presence_change_status(leaving, statuses["busy"], actor=leaving, source=Source.API)
+    assert Ticket.objects.filter(assignee=shared).count() == 3
+    assert Ticket.objects.unassigned().count() == 3

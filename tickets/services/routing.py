@@ -50,8 +50,13 @@ def eligibility_q(prefix: str = "") -> Q:
     )
 
 
-def _lock_candidates(team_id: int, exclude: set[int]) -> dict[int, Candidate]:
-    """Eligible members of a team, their presence rows locked, their current load counted."""
+def _lock_candidates(team_id: int, exclude: set[int], known: dict[int, Candidate]) -> list[Candidate]:
+    """Eligible members of a team, their presence rows locked, their current load counted.
+
+    `known` holds the candidates this plan already locked for other teams: an agent in two
+    teams is the same Candidate, carrying the assignments planned so far (they are not in
+    the database yet, so counting again would miss them).
+    """
     capability_fields = [f"agent__agent_profile__can_{c}" for c in Channel.values]
     capacity_fields = [f"agent__agent_profile__capacity_{c}" for c in Channel.values]
     rows = (
@@ -62,25 +67,29 @@ def _lock_candidates(team_id: int, exclude: set[int]) -> dict[int, Candidate]:
         .values("agent_id", "status__in_load_balance", "status__in_load_balance_for_chat", *capability_fields,
                 *capacity_fields)
     )  # fmt: skip
-    candidates = {
-        row["agent_id"]: Candidate(
-            agent_id=row["agent_id"],
-            for_all=row["status__in_load_balance"],
-            for_chat=row["status__in_load_balance_for_chat"],
-            capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
-            capacity={c: row[f"agent__agent_profile__capacity_{c}"] for c in Channel.values},
-        )
-        for row in rows
-    }
-    if candidates:
+    team: list[Candidate] = []
+    new: dict[int, Candidate] = {}
+    for row in rows:
+        candidate = known.get(row["agent_id"])
+        if candidate is None:
+            candidate = new[row["agent_id"]] = Candidate(
+                agent_id=row["agent_id"],
+                for_all=row["status__in_load_balance"],
+                for_chat=row["status__in_load_balance_for_chat"],
+                capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
+                capacity={c: row[f"agent__agent_profile__capacity_{c}"] for c in Channel.values},
+            )
+        team.append(candidate)
+    if new:
         load = (
-            Ticket.objects.filter(assignee_id__in=list(candidates), state__in=HELD_STATES)
+            Ticket.objects.filter(assignee_id__in=list(new), state__in=HELD_STATES)
             .values("assignee_id", "channel")
             .annotate(n=Count("id"))
         )
         for row in load:
-            candidates[row["assignee_id"]].held[CAPABILITY_FOR_CHANNEL[row["channel"]]] += row["n"]
-    return candidates
+            new[row["assignee_id"]].held[CAPABILITY_FOR_CHANNEL[row["channel"]]] += row["n"]
+        known.update(new)
+    return team
 
 
 def _pick(method: str, pool: list[Candidate], cursor: int | None) -> Candidate:
@@ -114,6 +123,7 @@ def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
             by_team[ticket.team_id].append(ticket)
     if not by_team:
         return plan
+    known: dict[int, Candidate] = {}
     routings = {
         routing.pk: routing
         for routing in TeamRouting.objects.select_for_update().filter(pk__in=list(by_team)).order_by("pk")
@@ -124,7 +134,7 @@ def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
         if routing is None or routing.method == RoutingMethod.MANUAL:
             plan.unrouted.extend(team_tickets)
             continue
-        candidates = list(_lock_candidates(team_id, exclude).values())
+        candidates = _lock_candidates(team_id, exclude, known)
         cursor = routing.last_agent_id
         for ticket in team_tickets:
             pool = [c for c in candidates if c.can_take(ticket)]

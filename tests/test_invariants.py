@@ -1,0 +1,102 @@
+"""A mixed concurrent workload on PostgreSQL, then every invariant checked (issue 6).
+
+Threads at once: agents switching statuses, tickets created (and so routed), tickets closed,
+and the sweeps. Mappings move tickets away from any status that does not receive work, so at
+the end nobody who may not receive holds routed work.
+"""
+
+import random
+import threading
+from collections import Counter, defaultdict
+
+import pytest
+from django.db import connection
+
+from presence.models import AgentPresence, PresenceSettings, Source, Status, StatusChangeLog, TeamMembership
+from presence.services import presence_auto_offline, presence_change_status, presence_expire_timed_statuses
+from tests.factories import AgentFactory, TeamFactory
+from tickets.models import HELD_STATES, MappingAction, ReassignMapping, RoutingMethod, TeamRouting, Ticket
+from tickets.services import team_queue_route, ticket_close, ticket_create
+
+AGENTS, CAPACITY, ROUNDS = 12, 4, 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mixed_workload_keeps_every_invariant():
+    statuses = {s.slug: s for s in Status.objects.all()}
+    config = PresenceSettings.load()
+    config.reassign_on_status_change = True
+    config.save()
+    for slug in ("busy", "lunch", "meeting", "offline"):
+        ReassignMapping.objects.create(to_status=statuses[slug], action=MappingAction.REROUTE)
+    teams = [TeamFactory(name="RR"), TeamFactory(name="LB")]
+    TeamRouting.objects.create(team=teams[0], method=RoutingMethod.ROUND_ROBIN)
+    TeamRouting.objects.create(team=teams[1], method=RoutingMethod.LOAD_BALANCE)
+    agents = [AgentFactory(status=statuses["available"], profile={"capacity_email": CAPACITY}) for _ in range(AGENTS)]
+    TeamMembership.objects.bulk_create([TeamMembership(team=t, agent=a) for t in teams for a in agents])
+    created: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(job):
+        try:
+            job(random.Random(threading.get_ident()))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def switch_statuses(rng):
+        for _ in range(ROUNDS):
+            agent = rng.choice(agents)
+            status = statuses[rng.choice(["available", "available", "busy", "lunch", "meeting"])]
+            presence_change_status(agent, status, actor=agent, source=Source.API)
+
+    def create_tickets(rng):
+        for i in range(ROUNDS):
+            ticket = ticket_create(actor=None, subject=f"t{i}", team=rng.choice(teams))
+            with lock:
+                created.append(ticket.pk)
+
+    def close_tickets(rng):
+        for _ in range(ROUNDS):
+            held = list(Ticket.objects.filter(state__in=HELD_STATES).values_list("pk", flat=True)[:20])
+            if held:
+                ticket_close(Ticket.objects.get(pk=rng.choice(held)), actor=None)
+
+    def sweeps(rng):
+        for _ in range(ROUNDS // 4):
+            presence_expire_timed_statuses()
+            presence_auto_offline()
+            for team in teams:
+                team_queue_route(team.pk)
+
+    jobs = [switch_statuses, switch_statuses, create_tickets, create_tickets, close_tickets, sweeps]
+    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert errors == [], errors
+
+    # no lost ticket
+    assert Ticket.objects.count() == len(created) == 2 * ROUNDS
+    # nobody over capacity; nobody who may not receive holds work (mappings moved it away)
+    held = Ticket.objects.filter(state__in=HELD_STATES, assignee__isnull=False)
+    per_agent = Counter(held.values_list("assignee_id", flat=True))
+    assert max(per_agent.values(), default=0) <= CAPACITY
+    receiving = set(AgentPresence.objects.filter(status__in_load_balance=True).values_list("agent_id", flat=True))
+    assert set(per_agent) <= receiving, "a ticket is held by an agent whose status does not receive"
+    # one log row per actual transition: each agent's log is one unbroken chain to where they are
+    chains = defaultdict(list)
+    for agent_id, from_id, to_id in StatusChangeLog.objects.order_by("at", "id").values_list(
+        "agent_id", "from_status_id", "to_status_id"
+    ):
+        chains[agent_id].append((from_id, to_id))
+    current = dict(AgentPresence.objects.values_list("agent_id", "status_id"))
+    for agent_id, chain in chains.items():
+        assert all(a[1] == b[0] and a[0] != a[1] for a, b in zip(chain, chain[1:], strict=False)), chain
+        assert chain[-1][1] == current[agent_id]
+    # each ticket was routed to one agent at a time: no two assignment rows at the same moment
+    moments = Counter(Ticket.history.filter(history_type="~").values_list("id", "history_date"))
+    assert max(moments.values(), default=1) == 1
