@@ -10,6 +10,14 @@ from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamF
 from tickets.models import RoutingMethod, TeamRouting
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Tests create many users; a real password hash each time costs a fifth of a second."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _builtin_rows(request):
     """Transactional tests flush the database after them, data-migration rows included: give
