@@ -18,3 +18,6 @@ urlpatterns = [
     path("", include("tickets.urls")),
     path("", include("presence.urls")),
 ]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

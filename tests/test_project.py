@@ -48,3 +48,11 @@ def test_beat_schedule_names_real_tasks():
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
     assert settings.CELERY_BEAT_SCHEDULER == "config.beat:SingleBeatScheduler"
+
+
+@pytest.mark.sqlite
+def test_unknown_api_urls_answer_json_and_pages_html(client):
+    response = client.get("/api/v1/tickets/0.5/close/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

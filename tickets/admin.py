@@ -88,10 +88,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         assignee = form.cleaned_data.get("assignee")
         try:
             if not change:
-                state = data.pop("state")
                 ticket = services.ticket_create(actor=request.user, **data)
-                if state != ticket.state:
-                    ticket = services.ticket_update(ticket, actor=request.user, state=state)
             else:
                 ticket = services.ticket_update(obj, actor=request.user, **data)
             obj.pk = ticket.pk

@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -56,15 +57,10 @@ class CSVRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        rows = data.get("rows", []) if isinstance(data, dict) else []
-        columns = data.get("columns") if isinstance(data, dict) else None
         out = io.StringIO()
-        if columns is None:  # an error: the message as one cell
-            out.write(str(data.get("message", "")) if isinstance(data, dict) else "")
-            return out.getvalue()
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(out, fieldnames=data["columns"], extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(data["rows"])
         return out.getvalue()
 
 
@@ -80,6 +76,7 @@ class ReportSerializer(serializers.Serializer):
 class ReportView(APIView):
     """Reports (R1, R2): time-in-status, status-log, workload, schedule-compliance."""
 
+    serializer_class = ReportSerializer  # for the schema and the browsable API
     permission_classes = [IsSupervisor]
     renderer_classes = [renderers.JSONRenderer, CSVRenderer, renderers.BrowsableAPIRenderer]
 
@@ -91,8 +88,14 @@ class ReportView(APIView):
             OpenApiParameter("source", str, description="status-log only: one source"),
             OpenApiParameter("tz", str, description="time zone of the days; default the server's"),
         ],
-        responses={200: ReportSerializer},
+        responses={(200, "application/json"): ReportSerializer, (200, "text/csv"): OpenApiTypes.STR},
     )
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only a report is CSV: errors and OPTIONS stay JSON whatever format was asked for.
+        if response.status_code >= 400 or request.method != "GET":
+            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def get(self, request, slug: str):
         report = REPORTS.get(slug)
         if report is None:

@@ -42,15 +42,6 @@ from presence.workload import workloads
 User = get_user_model()
 
 
-class ErrorSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(required=False)
-
-
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
-
-
 class TokenView(ObtainAuthToken):
     """POST username and password, get {"token": "<key>"} for `Authorization: Token <key>`."""
 
@@ -58,7 +49,7 @@ class TokenView(ObtainAuthToken):
         request=inline_serializer(
             "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
         ),
-        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ErrorSerializer},
+        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
     )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -70,7 +61,6 @@ class StatusFilter(django_filters.FilterSet):
         fields = ["category", "enabled", "can_receive", "online_for_live_chat", "requires_approval"]
 
 
-@extend_schema(responses={**ERRORS})
 class StatusViewSet(viewsets.ModelViewSet):
     """The status catalogue (S1). Everyone reads; configuration admins write."""
 
@@ -112,7 +102,7 @@ class PresenceMeView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: PresenceMeSerializer, **ERRORS})
+    @extend_schema(responses={200: PresenceMeSerializer})
     def get(self, request):
         profile = selectors.agent_profile_get(request.user)
         return _presence_response(selectors.presence_get(request.user), profile)
@@ -125,7 +115,7 @@ class PresenceMeStatusView(APIView):
 
     @extend_schema(
         request=StatusChangeInputSerializer,
-        responses={200: PresenceMeSerializer, 202: StatusChangeRequestSerializer, **ERRORS},
+        responses={200: PresenceMeSerializer, 202: StatusChangeRequestSerializer},
     )
     def post(self, request):
         profile = selectors.agent_profile_get(request.user)
@@ -148,7 +138,7 @@ class PresenceMeHeartbeatView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded."), **ERRORS})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded.")})
     def post(self, request):
         selectors.agent_profile_get(request.user)
         services.presence_record_heartbeat(request.user)
@@ -160,7 +150,7 @@ class PresenceMeActivityView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded."), **ERRORS})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded.")})
     def post(self, request):
         selectors.agent_profile_get(request.user)
         services.presence_record_activity(request.user)
@@ -174,7 +164,7 @@ class PresenceMeStillWorkingView(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: inline_serializer("StillWorkingAnswer", {"answered": serializers.BooleanField()}), **ERRORS},
+        responses={200: inline_serializer("StillWorkingAnswer", {"answered": serializers.BooleanField()})},
     )
     def post(self, request):
         selectors.agent_profile_get(request.user)
@@ -188,11 +178,11 @@ class PresenceSettingsView(generics.GenericAPIView):
     permission_classes = [IsConfigAdmin]
     queryset = PresenceSettings.objects.all()
 
-    @extend_schema(responses={200: PresenceSettingsSerializer, **ERRORS})
+    @extend_schema(responses={200: PresenceSettingsSerializer})
     def get(self, request):
         return Response(self.get_serializer(PresenceSettings.load()).data)
 
-    @extend_schema(responses={200: PresenceSettingsSerializer, **ERRORS})
+    @extend_schema(responses={200: PresenceSettingsSerializer})
     def patch(self, request):
         serializer = self.get_serializer(PresenceSettings.load(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -210,7 +200,6 @@ class AgentFilter(django_filters.FilterSet):
         fields = ["status", "team", "changed_since", "licence_type"]
 
 
-@extend_schema(responses={**ERRORS})
 class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                    mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
     """Agents: supervisors list and read; admins provision and edit; agents read themselves."""
@@ -263,7 +252,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         self._workloads = workloads(profile.user_id for profile in page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=StatusChangeInputSerializer, responses={200: PresenceSerializer, **ERRORS})
+    @extend_schema(request=StatusChangeInputSerializer, responses={200: PresenceSerializer})
     @action(detail=True, methods=["post"], url_path="status")
     def change_status(self, request, pk=None):
         """A supervisor changes an agent's status (409 while the agent is Offline)."""
@@ -316,7 +305,6 @@ class StatusRequestFilter(django_filters.FilterSet):
         fields = ["state", "agent"]
 
 
-@extend_schema(responses={**ERRORS})
 class StatusRequestViewSet(viewsets.ReadOnlyModelViewSet):
     """Approval requests (P6). Agents see their own; supervisors see all and decide."""
 
@@ -333,13 +321,13 @@ class StatusRequestViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied("Only supervisors can decide approval requests.")
         return Response(self.get_serializer(decide(self.get_object(), actor=self.request.user)).data)
 
-    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Approve: the agent's status changes now (source approval)."""
         return self._decide(services.status_request_approve)
 
-    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(services.status_request_reject)

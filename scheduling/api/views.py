@@ -1,19 +1,16 @@
 """The scheduling API (SPEC "A"): shift types, shifts and appointments."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from presence.api.permissions import ReadAnyWriteConfigAdmin
-from presence.api.views import ERRORS
 from presence.selectors import is_supervisor
 from scheduling import services
 from scheduling.api.serializers import AppointmentSerializer, ShiftSerializer, ShiftTypeSerializer
 from scheduling.models import Appointment, Shift, ShiftType
 
 
-@extend_schema(responses={**ERRORS})
 class ShiftTypeViewSet(viewsets.ModelViewSet):
     """Shift types: the status at the start and, optionally, at the end. Admins write."""
 
@@ -83,7 +80,6 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         services.schedule_delete(instance, actor=self.request.user)
 
 
-@extend_schema(responses={**ERRORS})
 class ShiftViewSet(ScheduleViewSet):
     """Shifts: status changes at start and end (C1). No two shifts of one agent overlap."""
 
@@ -92,7 +88,6 @@ class ShiftViewSet(ScheduleViewSet):
     queryset = Shift.objects.none()
 
 
-@extend_schema(responses={**ERRORS})
 class AppointmentViewSet(ScheduleViewSet):
     """Appointments: a status for their duration, the previous one back after (C2)."""
 

@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from presence.api.permissions import ReadAnyWriteConfigAdmin
-from presence.api.views import ERRORS
 from presence.models import Team
 from tickets import selectors, services
 from tickets.api.serializers import (
@@ -33,7 +32,6 @@ class TicketFilter(django_filters.FilterSet):
         fields = ["team", "state", "assignee", "channel", "unassigned", "pinned", "linked_to_chat"]
 
 
-@extend_schema(responses={**ERRORS})
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                     mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
     """Tickets. Agents see and act on their own tickets and their teams' Unassigned queue;
@@ -61,7 +59,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             serializer.instance, actor=self.request.user, **serializer.validated_data
         )
 
-    @extend_schema(request=TicketAssignInputSerializer, responses={200: TicketAssignOutputSerializer, **ERRORS})
+    @extend_schema(request=TicketAssignInputSerializer, responses={200: TicketAssignOutputSerializer})
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         """Assign to an agent (`null` puts it back in the Unassigned queue); warnings do not block."""
@@ -75,7 +73,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             ticket, warnings = services.ticket_assign(ticket, agent, actor=request.user)
         return Response({"ticket": TicketSerializer(ticket).data, "warnings": warnings})
 
-    @extend_schema(request=TicketNoteSerializer, responses={201: TicketNoteOutputSerializer, **ERRORS})
+    @extend_schema(request=TicketNoteSerializer, responses={201: TicketNoteOutputSerializer})
     @action(detail=True, methods=["post"])
     def notes(self, request, pk=None):
         """Add a note; @username mentions warn when the mentioned agent's status asks for it."""
@@ -85,14 +83,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         note, warnings = services.ticket_note_add(ticket, author=request.user, body=data.validated_data["body"])
         return Response({"note": TicketNoteSerializer(note).data, "warnings": warnings}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: TicketSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: TicketSerializer})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         ticket = services.ticket_close(self.get_object(), actor=request.user)
         return Response(TicketSerializer(ticket).data)
 
 
-@extend_schema(responses={**ERRORS})
 class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                   mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
     """Teams with their routing method and members; configuration admins write."""
@@ -120,7 +117,6 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         serializer.instance = self._save(serializer.instance, serializer.validated_data)
 
 
-@extend_schema(responses={**ERRORS})
 class ReassignMappingViewSet(viewsets.ModelViewSet):
     """Re-assign mappings (T4): from status (null = any) to status, and what happens to tickets."""
 
@@ -153,6 +149,6 @@ class LiveChatAvailabilityView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: LiveChatAvailabilitySerializer, **ERRORS})
+    @extend_schema(responses={200: LiveChatAvailabilitySerializer})
     def get(self, request):
         return Response(selectors.live_chat_availability())

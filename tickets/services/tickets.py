@@ -39,10 +39,14 @@ def _after_commit_finish(agent_id: int | None) -> None:
 
 
 def ticket_create(*, actor, subject: str, channel: str = "email", team=None, linked_to_chat: bool = False,
-                  pinned: bool = False) -> Ticket:  # fmt: skip
-    """Open a ticket; in a round-robin or load-balance team it is routed at once."""
+                  pinned: bool = False, state: str = TicketState.OPEN) -> Ticket:  # fmt: skip
+    """Open a ticket (open or pending); in a round-robin or load-balance team it is routed at once."""
+    if state not in HELD_STATES:
+        raise ApplicationError("A new ticket is open or pending, not closed.", code="invalid_state")
     with transaction.atomic():
-        ticket = Ticket(subject=subject, channel=channel, team=team, linked_to_chat=linked_to_chat, pinned=pinned)
+        ticket = Ticket(
+            subject=subject, channel=channel, team=team, linked_to_chat=linked_to_chat, pinned=pinned, state=state
+        )
         ticket.full_clean()
         ticket._history_user = actor
         ticket.save()
