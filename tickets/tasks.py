@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from presence.services import presence_kick_out_unanswered
-from tickets.services import team_queue_route, tickets_ask_still_working
+from tickets.services import tickets_ask_still_working, tickets_route_queues
 
 logger = logging.getLogger(__name__)
 
@@ -20,5 +20,9 @@ def kick_out_task() -> dict:
 
 
 @shared_task
-def route_team_queue_task(team_id: int) -> int:
-    return len(team_queue_route(team_id))
+def route_queues_task() -> int:
+    """Route every automatic team's Unassigned queue: catches tickets a router skipped while
+    all their candidates were locked by other routers, and anything a missed event left."""
+    routed = tickets_route_queues()
+    logger.info("Queues: %d ticket(s) routed", routed)
+    return routed

@@ -37,4 +37,5 @@ CELERY_BEAT_SCHEDULE = {
     "scheduling-apply-shifts": {"task": "scheduling.tasks.apply_shifts_task", "schedule": 30.0},
     "scheduling-apply-appointments": {"task": "scheduling.tasks.apply_appointments_task", "schedule": 30.0},
     "tickets-kick-out": {"task": "tickets.tasks.kick_out_task", "schedule": 60.0},
+    "tickets-route-queues": {"task": "tickets.tasks.route_queues_task", "schedule": 30.0},
 }

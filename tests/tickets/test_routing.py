@@ -187,3 +187,17 @@ def test_one_plan_across_two_teams_respects_capacity(make_team, make_agent, stat
     presence_change_status(leaving, statuses["busy"], actor=leaving, source=Source.API)
     assert Ticket.objects.filter(assignee=shared).count() == 3
     assert Ticket.objects.unassigned().count() == 3
+
+
+def test_queue_sweep_routes_what_was_skipped(make_team, make_agent):
+    from tickets.services import tickets_route_queues
+    from tickets.tasks import route_queues_task
+
+    team, manual = make_team(), make_team("Manual", RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team, manual])
+    waiting = Ticket.objects.bulk_create([Ticket(subject=f"w{i}", team=team) for i in range(3)])
+    Ticket.objects.create(subject="by hand", team=manual)
+    assert route_queues_task() == 3
+    assert set(Ticket.objects.filter(pk__in=[t.pk for t in waiting]).values_list("assignee", flat=True)) == {ann.pk}
+    assert Ticket.objects.get(subject="by hand").assignee is None
+    assert tickets_route_queues() == 0

@@ -7,7 +7,7 @@ from tickets.services.mappings import (
     mapping_save,
     tickets_move_for_status_change,
 )
-from tickets.services.routing import team_queue_route, tickets_route
+from tickets.services.routing import team_queue_route, tickets_route, tickets_route_queues
 from tickets.services.teams import team_save
 from tickets.services.tickets import (
     AssignmentRefused,
@@ -37,4 +37,5 @@ __all__ = [
     "tickets_ask_still_working",
     "tickets_move_for_status_change",
     "tickets_route",
+    "tickets_route_queues",
 ]

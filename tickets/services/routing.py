@@ -204,3 +204,15 @@ def team_queue_route(team_id: int, *, actor=None) -> list[Ticket]:
         .values_list("pk", flat=True)[:QUEUE_BATCH]
     )
     return tickets_route(ids, actor=actor) if ids else []
+
+
+def tickets_route_queues(*, actor=None) -> int:
+    """Route the queue of every round-robin and load-balance team that has waiting tickets."""
+    team_ids = (
+        Ticket.objects.unassigned()
+        .filter(team__routing__method__in=[RoutingMethod.ROUND_ROBIN, RoutingMethod.LOAD_BALANCE])
+        .values_list("team_id", flat=True)
+        .distinct()
+        .order_by("team_id")
+    )
+    return sum(len(team_queue_route(team_id, actor=actor)) for team_id in list(team_ids))

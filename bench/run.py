@@ -1,0 +1,407 @@
+"""Benchmarks on PostgreSQL and Redis: `bin/bench` (see README). Prints a table, writes JSON.
+
+Every figure is measured against a baseline taken in the same run on the same machine, so the
+ratio holds on a noisy machine even when the absolute times do not.
+"""
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "helpdesk_bench"
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/2")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/3")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, reset_queries  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+RESULTS: list[dict] = []
+
+
+def record(name: str, **values) -> None:
+    RESULTS.append({"benchmark": name, **values})
+    shown = ", ".join(f"{k}={v}" for k, v in values.items())
+    print(f"  {name}: {shown}", flush=True)
+
+
+@contextmanager
+def timed():
+    box = {}
+    start = time.perf_counter()
+    yield box
+    box["seconds"] = time.perf_counter() - start
+
+
+def fresh_database() -> None:
+    """Drop and recreate the bench database, then migrate it."""
+    import psycopg
+
+    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+    admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {DB_NAME}")
+    admin.close()
+    connections.close_all()
+    call_command("migrate", verbosity=0)
+
+
+def make_agents(n: int, status_slug: str = "available", prefix: str = "a", capacity: int = 10, teams=()):
+    from presence.models import AgentPresence, AgentProfile, Status, TeamMembership
+
+    User = get_user_model()
+    status = Status.objects.get(slug=status_slug)
+    users = User.objects.bulk_create([User(username=f"{prefix}{i}") for i in range(n)], batch_size=5000)
+    AgentProfile.objects.bulk_create([AgentProfile(user=u, capacity_email=capacity) for u in users], batch_size=5000)
+    AgentPresence.objects.bulk_create([AgentPresence(agent=u, status=status) for u in users], batch_size=5000)
+    TeamMembership.objects.bulk_create([TeamMembership(team=t, agent=u) for t in teams for u in users], batch_size=5000)
+    return users
+
+
+# --- 1. re-assign on a mapped status change vs one raw UPDATE --------------------------------------
+
+
+def bench_reassign(sizes: list[int]) -> None:
+    from presence.models import PresenceSettings, Source, Status
+    from presence.services import presence_change_status
+    from tickets.models import MappingAction, ReassignMapping, Ticket
+
+    print("re-assign on a mapped status change (vs one raw SQL UPDATE of the same rows)")
+    config = PresenceSettings.load()
+    config.reassign_on_status_change = True
+    config.save()
+    ooo, available = Status.objects.get(slug="out-of-office"), Status.objects.get(slug="available")
+    ReassignMapping.objects.get_or_create(to_status=ooo, defaults={"action": MappingAction.UNASSIGN})
+    for n in sizes:
+        (agent,) = make_agents(1, prefix=f"reassign{n}-")
+        Ticket.objects.bulk_create([Ticket(subject=f"t{i}", assignee=agent) for i in range(n)], batch_size=5000)
+        # baseline: the same rows moved by hand with one UPDATE, then put back
+        with timed() as raw, connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE tickets_ticket SET assignee_id = NULL, assigned_at = NULL WHERE assignee_id = %s "
+                "AND state IN ('open', 'pending')",
+                [agent.pk],
+            )
+        Ticket.objects.filter(subject__startswith="t", assignee__isnull=True).update(assignee=agent)
+        presence_change_status(agent, available, actor=agent, source=Source.API)
+        with CaptureQueriesContext(connection) as queries, timed() as service:
+            presence_change_status(agent, ooo, actor=agent, source=Source.API)
+        moved = Ticket.objects.filter(assignee__isnull=True, subject__startswith="t").count()
+        record(
+            f"reassign N={n}",
+            service_s=round(service["seconds"], 3),
+            raw_update_s=round(raw["seconds"], 3),
+            ratio=round(service["seconds"] / raw["seconds"], 2),
+            queries=len(queries),
+            moved=moved,
+            target="ratio <= 3, queries flat in N",
+        )
+        Ticket.objects.all().delete()
+
+
+# --- 2. routing from 8 processes ----------------------------------------------------------------
+
+
+def _route_worker(args) -> list[float]:
+    ids, db_url = args
+    os.environ["DATABASE_URL"] = db_url
+    connections.close_all()
+    from tickets.services import tickets_route
+
+    picks = []
+    for ticket_id in ids:
+        start = time.perf_counter()
+        tickets_route([ticket_id])
+        picks.append(time.perf_counter() - start)
+    connections.close_all()
+    return picks
+
+
+def bench_routing(tickets: int, agents: int, processes: int) -> None:
+    from django.db.models import Count
+
+    from presence.models import Team
+    from tickets.models import RoutingMethod, TeamRouting, Ticket
+
+    print(f"routing {tickets} tickets to {agents} agents from {processes} processes")
+    teams = [Team.objects.create(name=f"Bench {i}") for i in range(4)]
+    for i, team in enumerate(teams):
+        TeamRouting.objects.create(team=team, method=RoutingMethod.ROUND_ROBIN if i % 2 else RoutingMethod.LOAD_BALANCE)
+    capacity = 8
+    make_agents(agents, prefix="router", capacity=capacity, teams=teams)
+    rows = Ticket.objects.bulk_create(
+        [Ticket(subject=f"r{i}", team=teams[i % len(teams)]) for i in range(tickets)], batch_size=5000
+    )
+    ids = [t.pk for t in rows]
+    chunks = [ids[i::processes] for i in range(processes)]
+    connections.close_all()
+    with timed() as wall:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            picks = [
+                p for chunk in pool.map(_route_worker, [(c, os.environ["DATABASE_URL"]) for c in chunks]) for p in chunk
+            ]
+    assigned = Ticket.objects.filter(pk__in=ids, assignee__isnull=False)
+    per_agent = assigned.values("assignee").annotate(n=Count("id"))
+    over = sum(1 for row in per_agent if row["n"] > capacity)
+    history = Ticket.history.filter(id__in=ids, history_type="~", assignee_id__isnull=False)
+    doubles = history.values("id").annotate(n=Count("history_id")).filter(n__gt=1).count()
+    picks.sort()
+    first_pass = assigned.count()
+    from tickets.services import tickets_route_queues
+
+    with timed() as catch_up:
+        tickets_route_queues()
+    record(
+        "routing",
+        assigned_first_pass=first_pass,
+        assigned_after_queue_sweep=assigned.count(),
+        queue_sweep_s=round(catch_up["seconds"], 2),
+        assignments_per_s=round(first_pass / wall["seconds"], 1),
+        p50_ms=round(statistics.median(picks) * 1000, 2),
+        p95_ms=round(picks[int(len(picks) * 0.95)] * 1000, 2),
+        double_assignments=doubles,
+        capacity_overruns=over,
+        target="0 doubles, 0 overruns",
+    )
+
+
+# --- 3. sweeps over many agents -------------------------------------------------------------------
+
+
+def bench_sweeps(agents: int) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from presence.models import AgentPresence, PresenceSettings
+    from presence.services import (
+        presence_auto_offline,
+        presence_expire_timed_statuses,
+        presence_idle_timeout,
+    )
+    from scheduling.services import appointment_apply_due, shift_apply_due
+
+    print(f"sweeps over {agents} agents")
+    config = PresenceSettings.load()
+    config.idle_timeout_minutes = 30
+    config.save()
+    users = make_agents(agents, prefix="sweep")
+    AgentPresence.objects.update(since=timezone.now(), last_heartbeat=timezone.now(), last_activity=timezone.now())
+    sweeps = {
+        "expiry": presence_expire_timed_statuses,
+        "auto_offline": presence_auto_offline,
+        "idle_timeout": presence_idle_timeout,
+        "shifts": shift_apply_due,
+        "appointments": appointment_apply_due,
+    }
+    # baseline: one indexed scan over the presence table, what any sweep must at least read
+    with timed() as scan, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM presence_agentpresence WHERE status_id IS NOT NULL")
+    for name, sweep in sweeps.items():
+        with CaptureQueriesContext(connection) as queries, timed() as t:
+            sweep()
+        record(f"sweep {name}, none due", seconds=round(t["seconds"], 3), queries=len(queries), target="< 1 s")
+    due = [u.pk for u in users[: agents // 100]]
+    AgentPresence.objects.filter(agent_id__in=due).update(
+        last_heartbeat=timezone.now() - timedelta(hours=1), last_activity=timezone.now() - timedelta(hours=1)
+    )
+    with CaptureQueriesContext(connection) as queries, timed() as t:
+        changed = presence_auto_offline()
+    record(
+        "sweep auto_offline, 1% due",
+        seconds=round(t["seconds"], 3),
+        changed=changed,
+        queries=len(queries),
+        per_agent_ms=round(t["seconds"] / max(changed, 1) * 1000, 2),
+        full_scan_baseline_s=round(scan["seconds"], 3),
+    )
+
+
+# --- 4. supervisor board and GET /agents/ ----------------------------------------------------------
+
+
+def bench_board(agents: int) -> None:
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from tests.factories import SupervisorFactory
+
+    print(f"supervisor board and GET /agents/ with {agents} agents")
+    make_agents(agents, prefix="board")
+    supervisor = SupervisorFactory(username="bench-sup")
+    client = Client()
+    client.force_login(supervisor)
+    api = APIClient()
+    api.force_authenticate(supervisor)
+    settings.DEBUG = True  # so the connection records queries for the counts below
+    # baseline: the same number of rows read with one plain query
+    with timed() as base, connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM presence_agentpresence JOIN auth_user ON auth_user.id = agent_id")
+        cursor.fetchall()
+    for name, call in (
+        ("board page", lambda: client.get("/board/")),
+        ("GET /api/v1/agents/ (page of 50)", lambda: api.get("/api/v1/agents/")),
+        ("GET /api/v1/agents/?availability=free", lambda: api.get("/api/v1/agents/?availability=free")),
+    ):
+        call()  # warm up
+        reset_queries()
+        with CaptureQueriesContext(connection) as queries, timed() as t:
+            response = call()
+        record(name, seconds=round(t["seconds"], 3), queries=len(queries), status=response.status_code,
+               plain_read_s=round(base["seconds"], 3))  # fmt: skip
+    settings.DEBUG = False
+
+
+# --- 5. heartbeat and status changes through gunicorn under wrk ------------------------------------
+
+
+WRK_SCRIPT = """
+tokens = {%s}
+paths = {%s}
+bodies = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  local i = (counter %% #tokens) + 1
+  local p = (counter %% #paths) + 1
+  wrk.headers["Authorization"] = "Token " .. tokens[i]
+  wrk.headers["Content-Type"] = "application/json"
+  return wrk.format("POST", paths[p], nil, bodies[p])
+end
+"""
+
+
+def bench_http(agents: int, seconds: int, workers: int) -> None:
+    from rest_framework.authtoken.models import Token
+
+    from presence.models import Source, Status
+    from presence.services import presence_change_status
+
+    print(f"heartbeat and status changes through gunicorn ({workers} workers), {agents} agents, wrk {seconds}s")
+    users = make_agents(agents, prefix="http", status_slug="offline")
+    available, busy = Status.objects.get(slug="available"), Status.objects.get(slug="busy")
+    for user in users:
+        presence_change_status(user, available, actor=user, source=Source.LOGIN)
+    tokens = [Token.objects.create(user=u).key for u in users]
+    port = 8765
+    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        _wait_for(port)
+        for label, paths, bodies in (
+            ("POST /presence/me/heartbeat/", ["/api/v1/presence/me/heartbeat/"], ['""']),
+            (
+                "POST /presence/me/status/",
+                ["/api/v1/presence/me/status/"] * 2,
+                [json.dumps(json.dumps({"status": available.pk})), json.dumps(json.dumps({"status": busy.pk}))],
+            ),
+        ):
+            before = _presence_updates()
+            stats = _wrk(port, tokens, paths, bodies, seconds)
+            time.sleep(2)  # the server processes flush their table statistics within a second
+            writes = _presence_updates() - before
+            values = dict(stats)
+            if "heartbeat" in label:
+                # per agent per started minute: coalescing allows one write a minute
+                values["db_writes_per_agent_per_min"] = round(writes / agents / math.ceil(seconds / 60), 2)
+                values["target"] = "<= 1 write per agent per minute"
+            record(label, **values)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _wait_for(port: int) -> None:
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except Exception:  # noqa: BLE001 - still starting
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def _presence_updates() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()") if connection.pg_version >= 150000 else None
+        cursor.execute("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'presence_agentpresence'")
+        return cursor.fetchone()[0]
+
+
+def _wrk(port: int, tokens, paths, bodies, seconds: int) -> dict:
+    script = WRK_SCRIPT % (
+        ", ".join(f'"{t}"' for t in tokens),
+        ", ".join(f'"{p}"' for p in paths),
+        ", ".join(bodies),
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", handle.name, f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    values = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec"):
+            values["requests_per_s"] = float(parts[1])
+        elif parts[:1] == ["50%"]:
+            values["p50"] = parts[1]
+        elif parts[:1] == ["99%"]:
+            values["p99"] = parts[1]
+        elif "Non-2xx" in line:
+            values["non_2xx"] = int(parts[-1])
+    values.setdefault("non_2xx", 0)
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for trying the harness")
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args()
+    q = args.quick
+    fresh_database()
+    bench_reassign([100, 1_000] if q else [1_000, 10_000, 50_000])
+    bench_routing(*((1_000, 100, 8) if q else (10_000, 1_000, 8)))
+    bench_board(100 if q else 1_000)
+    bench_sweeps(5_000 if q else 100_000)
+    bench_http(50 if q else 500, 5 if q else 60, 4)
+    Path(args.json).write_text(
+        json.dumps({"results": RESULTS, "quick": q, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2)
+    )
+    print(f"\n{'benchmark':48} figures")
+    for row in RESULTS:
+        figures = ", ".join(f"{k}={v}" for k, v in row.items() if k != "benchmark")
+        print(f"{row['benchmark']:48} {figures}")
+    print(f"\nJSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
