@@ -385,14 +385,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying the harness")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--only", choices=["reassign", "routing", "board", "sweeps", "http"], action="append")
     args = parser.parse_args()
     q = args.quick
     fresh_database()
-    bench_reassign([100, 1_000] if q else [1_000, 10_000, 50_000])
-    bench_routing(*((1_000, 100, 8) if q else (10_000, 1_000, 8)))
-    bench_board(100 if q else 1_000)
-    bench_sweeps(5_000 if q else 100_000)
-    bench_http(50 if q else 500, 5 if q else 60, 4)
+    plan = {
+        "reassign": lambda: bench_reassign([100, 1_000] if q else [1_000, 10_000, 50_000]),
+        "routing": lambda: bench_routing(*((1_000, 100, 8) if q else (10_000, 1_000, 8))),
+        "board": lambda: bench_board(100 if q else 1_000),
+        "sweeps": lambda: bench_sweeps(5_000 if q else 100_000),
+        "http": lambda: bench_http(50 if q else 500, 5 if q else 60, 4),
+    }
+    for name, run in plan.items():
+        if not args.only or name in args.only:
+            run()
     Path(args.json).write_text(
         json.dumps({"results": RESULTS, "quick": q, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2)
     )

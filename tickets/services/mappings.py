@@ -1,10 +1,12 @@
 """Re-assign mappings (T4): what happens to an agent's tickets when their status changes."""
 
+from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
 from presence.models import AgentProfile, PresenceSettings, Source, Status
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
-from tickets.services.routing import plan_routes, write_assignments
+from tickets.services.routing import plan_routes, write_assignments, write_history
 
 SCHEDULE_SOURCES = {Source.SHIFT, Source.APPOINTMENT}
 
@@ -29,7 +31,10 @@ def mapping_for_change(old_status: Status, new_status: Status, *, source: str) -
 
 def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) -> list[Ticket]:
     """Move all tickets the agent holds, with a number of queries that does not grow with them:
-    one lock-and-read, one UPDATE per target, one bulk insert of history rows."""
+    one lock-and-read, one UPDATE per target, one INSERT of history rows. Unassigning (also
+    what Kicked out does) is one UPDATE that locks, moves and names the rows at once."""
+    if action == MappingAction.UNASSIGN:
+        return tickets_unassign_all(agent, actor=actor, reason=reason)
     tickets = list(
         Ticket.objects.select_for_update(of=("self",))
         .filter(assignee_id=agent.pk, state__in=HELD_STATES)
@@ -70,3 +75,21 @@ def mapping_save(mapping: ReassignMapping, *, actor) -> ReassignMapping:
 def mapping_delete(mapping: ReassignMapping, *, actor) -> None:
     mapping._history_user = actor
     mapping.delete()
+
+
+def tickets_unassign_all(agent, *, actor, reason: str) -> list[Ticket]:
+    """Every ticket the agent holds to the Unassigned queue: UPDATE ... RETURNING, then history."""
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    table = quote(Ticket._meta.db_table)
+    held = ", ".join(["%s"] * len(HELD_STATES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET assignee_id = NULL, assigned_at = NULL, opened_at = NULL, updated_at = %s "
+            f"WHERE assignee_id = %s AND state IN ({held}) RETURNING id",
+            [now, agent.pk, *HELD_STATES],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        write_history(ids, actor=actor, reason=reason, now=now)
+    return [Ticket(pk=pk) for pk in ids]
