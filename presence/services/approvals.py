@@ -13,21 +13,20 @@ class RequestAlreadyDecided(ApplicationError):
     http_status = 409
 
 
-def _lock_pending(request: StatusRequest) -> StatusRequest:
-    locked = StatusRequest.objects.select_for_update().select_related("agent", "status").get(pk=request.pk)
-    if locked.state != StatusRequest.State.PENDING:
-        raise RequestAlreadyDecided(f"This request was already {locked.get_state_display().lower()}.")
-    return locked
+def _decide(request: StatusRequest, state: str, *, actor) -> StatusRequest:
+    """Lock a pending request and record the decision; a decided one is refused (409)."""
+    request = StatusRequest.objects.select_for_update().select_related("agent", "status").get(pk=request.pk)
+    if request.state != StatusRequest.State.PENDING:
+        raise RequestAlreadyDecided(f"This request was already {request.get_state_display().lower()}.")
+    request.state, request.decided_by, request.decided_at = state, actor, timezone.now()
+    request.save(update_fields=["state", "decided_by", "decided_at"])
+    return request
 
 
 def status_request_approve(request: StatusRequest, *, actor) -> StatusRequest:
     """Approve: the status applies now (source approval), with the agent's reason."""
     with transaction.atomic():
-        request = _lock_pending(request)
-        request.state = StatusRequest.State.APPROVED
-        request.decided_by = actor
-        request.decided_at = timezone.now()
-        request.save(update_fields=["state", "decided_by", "decided_at"])
+        request = _decide(request, StatusRequest.State.APPROVED, actor=actor)
         presence_change_status(
             request.agent, request.status, actor=actor, source=Source.APPROVAL,
             reason=request.reason or f"approved by {actor.get_username()}",
@@ -37,12 +36,7 @@ def status_request_approve(request: StatusRequest, *, actor) -> StatusRequest:
 
 def status_request_reject(request: StatusRequest, *, actor) -> StatusRequest:
     with transaction.atomic():
-        request = _lock_pending(request)
-        request.state = StatusRequest.State.REJECTED
-        request.decided_by = actor
-        request.decided_at = timezone.now()
-        request.save(update_fields=["state", "decided_by", "decided_at"])
-    return request
+        return _decide(request, StatusRequest.State.REJECTED, actor=actor)
 
 
 def presence_change_status_by_supervisor(agent, status: Status, *, actor, reason: str = "") -> AgentPresence:
