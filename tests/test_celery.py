@@ -94,3 +94,74 @@ def test_periodic_tasks_are_registered_idempotently():
     call_command("sync_periodic_tasks")
     assert not PeriodicTask.objects.get(name="presence-auto-offline").enabled
     assert not PeriodicTask.objects.get(name="old-sweep").enabled
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of this test's own, on another port, that the test may stop and start."""
+    import shutil
+    import socket
+
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed: the fault test needs its own Redis to stop and start")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(tmp_path)]  # fmt: skip
+
+    def start():
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return process
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis did not start")
+
+    servers = [start()]
+    yield port, servers, start
+    for server in servers:
+        server.terminate()
+        server.wait(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_resumes_when_redis_comes_back(private_redis):
+    port, servers, start = private_redis
+    url = f"redis://127.0.0.1:{port}/0"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": url,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", "resume-worker@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        servers[0].terminate()  # Redis goes away under a running worker
+        servers[0].wait(5)
+        time.sleep(3)
+        assert worker.poll() is None, "the worker should wait for the broker, not exit"
+        servers.append(start())  # and comes back
+
+        agent = AgentFactory(username="resume-ann", status=Status.objects.get(slug="lunch"))
+        AgentPresence.objects.filter(agent=agent).update(since=timezone.now() - timedelta(minutes=45))
+        Celery("producer", broker=url).send_task("presence.tasks.expire_timed_statuses_task")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and AgentPresence.objects.get(agent=agent).status.slug != "available":
+            assert worker.poll() is None, worker.stdout.read()
+            time.sleep(0.3)
+        assert AgentPresence.objects.get(agent=agent).status.slug == "available"
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
