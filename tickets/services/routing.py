@@ -3,11 +3,14 @@
 Locking, in this order, so concurrent routers and status changes never wait in a cycle:
 1. the tickets being routed (`skip_locked`: a ticket another router holds is its business);
 2. the teams' routing rows, in primary-key order (serialises one team's round robin);
-3. the candidate agents' presence rows (`skip_locked`: an agent whose status is changing, or
-   who another router is filling, is skipped rather than waited for).
-A router holding a team row never waits on anything else, so a status change that holds an
-agent's presence row and then wants a team row cannot deadlock with it. Load is counted after
-the agents are locked, so two routers never both fill an agent's last free place.
+3. the presence rows of the agents it chose (`skip_locked`: an agent whose status is changing,
+   or whom another router is filling, is skipped rather than waited for, and the tickets
+   proposed to them are planned again among the others).
+Candidates are read without locks; only the chosen ones are locked, so routers for teams that
+share agents mostly pass each other. A router holding a team row never waits on anything
+else, so a status change that holds an agent's presence row and then wants a team row cannot
+deadlock with it. Load is counted again after the chosen agents are locked, and only what fits
+that count is assigned, so two routers never both fill an agent's last free place.
 """
 
 from collections import defaultdict
@@ -50,46 +53,73 @@ def eligibility_q(prefix: str = "") -> Q:
     )
 
 
-def _lock_candidates(team_id: int, exclude: set[int], known: dict[int, Candidate]) -> list[Candidate]:
-    """Eligible members of a team, their presence rows locked, their current load counted.
+CANDIDATE_FIELDS = [
+    "agent_id", "status__in_load_balance", "status__in_load_balance_for_chat",
+    *(f"agent__agent_profile__can_{c}" for c in Channel.values),
+    *(f"agent__agent_profile__capacity_{c}" for c in Channel.values),
+]  # fmt: skip
 
-    `known` holds the candidates this plan already locked for other teams: an agent in two
-    teams is the same Candidate, carrying the assignments planned so far (they are not in
-    the database yet, so counting again would miss them).
-    """
-    capability_fields = [f"agent__agent_profile__can_{c}" for c in Channel.values]
-    capacity_fields = [f"agent__agent_profile__capacity_{c}" for c in Channel.values]
+
+def _candidate(row: dict) -> Candidate:
+    return Candidate(
+        agent_id=row["agent_id"],
+        for_all=row["status__in_load_balance"],
+        for_chat=row["status__in_load_balance_for_chat"],
+        capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
+        capacity={c: row[f"agent__agent_profile__capacity_{c}"] for c in Channel.values},
+    )
+
+
+def _count_load(candidates: dict[int, Candidate]) -> None:
+    for candidate in candidates.values():
+        candidate.held.clear()
     rows = (
-        AgentPresence.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(eligibility_q(), agent__team_memberships__team_id=team_id, agent__team_memberships__active=True)
-        .exclude(agent_id__in=exclude)
+        Ticket.objects.filter(assignee_id__in=list(candidates), state__in=HELD_STATES)
+        .values("assignee_id", "channel")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        candidates[row["assignee_id"]].held[CAPABILITY_FOR_CHANNEL[row["channel"]]] += row["n"]
+
+
+def _read_candidates(team_id: int, skip: set[int], known: dict[int, Candidate]) -> list[Candidate]:
+    """Eligible members of a team with their load, read without locks (a proposal only).
+
+    An agent this plan already locked (for this or another team) is the same Candidate from
+    `known`, carrying the assignments planned so far: they are not in the database yet.
+    """
+    rows = (
+        AgentPresence.objects.filter(
+            eligibility_q(), agent__team_memberships__team_id=team_id, agent__team_memberships__active=True
+        )
+        .exclude(agent_id__in=skip)
         .order_by("agent_id")
-        .values("agent_id", "status__in_load_balance", "status__in_load_balance_for_chat", *capability_fields,
-                *capacity_fields)
-    )  # fmt: skip
-    team: list[Candidate] = []
-    new: dict[int, Candidate] = {}
+        .values(*CANDIDATE_FIELDS)
+    )
+    team, unlocked = [], {}
     for row in rows:
         candidate = known.get(row["agent_id"])
         if candidate is None:
-            candidate = new[row["agent_id"]] = Candidate(
-                agent_id=row["agent_id"],
-                for_all=row["status__in_load_balance"],
-                for_chat=row["status__in_load_balance_for_chat"],
-                capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
-                capacity={c: row[f"agent__agent_profile__capacity_{c}"] for c in Channel.values},
-            )
+            candidate = unlocked[row["agent_id"]] = _candidate(row)
         team.append(candidate)
-    if new:
-        load = (
-            Ticket.objects.filter(assignee_id__in=list(new), state__in=HELD_STATES)
-            .values("assignee_id", "channel")
-            .annotate(n=Count("id"))
-        )
-        for row in load:
-            new[row["assignee_id"]].held[CAPABILITY_FOR_CHANNEL[row["channel"]]] += row["n"]
-        known.update(new)
+    if unlocked:
+        _count_load(unlocked)
     return team
+
+
+def _lock(agent_ids) -> dict[int, Candidate]:
+    """Lock the chosen agents that are free to lock and still eligible; count their load again
+    under the lock, which is what assignments are checked against."""
+    rows = (
+        AgentPresence.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(eligibility_q(), agent_id__in=list(agent_ids))
+        .order_by("agent_id")
+        .values(*CANDIDATE_FIELDS)
+    )
+    locked = {row["agent_id"]: _candidate(row) for row in rows}
+    if locked:
+        _count_load(locked)
+    return locked
 
 
 def _pick(method: str, pool: list[Candidate], cursor: int | None) -> Candidate:
@@ -109,7 +139,7 @@ class RoutingPlan:
 def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
     """Decide an agent for each ticket by its team's routing; tickets must already be locked.
 
-    Takes the team rows' and candidates' locks (see the module docstring) and moves the
+    Takes the team rows' and chosen agents' locks (see the module docstring) and moves the
     round-robin cursors. Tickets with no team, a manual team, or no eligible agent with room
     stay unrouted.
     """
@@ -129,22 +159,43 @@ def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
         for routing in TeamRouting.objects.select_for_update().filter(pk__in=list(by_team)).order_by("pk")
     }
     for team_id in sorted(by_team):
-        team_tickets = sorted(by_team[team_id], key=lambda t: (t.created_at, t.pk))
         routing = routings.get(team_id)
+        pending = sorted(by_team[team_id], key=lambda t: (t.created_at, t.pk))
         if routing is None or routing.method == RoutingMethod.MANUAL:
-            plan.unrouted.extend(team_tickets)
+            plan.unrouted.extend(pending)
             continue
-        candidates = _lock_candidates(team_id, exclude, known)
-        cursor = routing.last_agent_id
-        for ticket in team_tickets:
-            pool = [c for c in candidates if c.can_take(ticket)]
-            if not pool:
-                plan.unrouted.append(ticket)
-                continue
-            chosen = _pick(routing.method, pool, cursor)
-            chosen.take(ticket)
-            cursor = chosen.agent_id
-            plan.assignments[chosen.agent_id].append(ticket)
+        cursor, skip = routing.last_agent_id, set(exclude)
+        for _ in range(ROUTING_ROUNDS):
+            proposals: dict[int, list[Ticket]] = defaultdict(list)
+            candidates = _read_candidates(team_id, skip, known)
+            for ticket in pending:
+                pool = [c for c in candidates if c.can_take(ticket)]
+                if not pool:
+                    plan.unrouted.append(ticket)
+                    continue
+                chosen = _pick(routing.method, pool, cursor)
+                chosen.take(ticket)
+                cursor = chosen.agent_id
+                proposals[chosen.agent_id].append(ticket)
+            locked = _lock(agent_id for agent_id in proposals if agent_id not in known)
+            skip |= {agent_id for agent_id in proposals if agent_id not in known and agent_id not in locked}
+            known.update(locked)
+            pending = []
+            for agent_id, proposed in proposals.items():
+                if agent_id in locked:  # freshly locked: only what fits its real load
+                    for ticket in proposed:
+                        if locked[agent_id].can_take(ticket):
+                            locked[agent_id].take(ticket)
+                            plan.assignments[agent_id].append(ticket)
+                        else:
+                            pending.append(ticket)
+                elif agent_id in known:  # locked before: its counts are already exact
+                    plan.assignments[agent_id].extend(proposed)
+                else:  # another router holds this agent: try the others
+                    pending.extend(proposed)
+            if not pending:
+                break
+        plan.unrouted.extend(pending)
         if routing.method == RoutingMethod.ROUND_ROBIN and cursor != routing.last_agent_id:
             TeamRouting.objects.filter(pk=team_id).update(last_agent_id=cursor)
     return plan
@@ -188,6 +239,10 @@ def tickets_route(ticket_ids, *, actor=None) -> list[Ticket]:
         plan = plan_routes(tickets)
         return write_assignments(dict(plan.assignments), actor=actor, reason="routed")
 
+
+# Rounds of propose-lock-check per team: an agent another router holds is skipped and the
+# tickets proposed to them are planned again among the rest.
+ROUTING_ROUNDS = 3
 
 # Ids per history INSERT on SQLite, under its limit of bound parameters.
 HISTORY_BATCH = 5000
