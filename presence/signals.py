@@ -3,6 +3,7 @@
 from django.dispatch import Signal
 
 # Sent inside the transaction of every status change, after the presence row is written.
-# Keyword arguments: agent, presence, old_status, new_status, actor, source, reason.
+# Keyword arguments: agent, presence, old_status, new_status, actor, source, reason, and
+# config (the PresenceSettings the change was made under, so receivers need not read them again).
 # A receiver that raises rolls the whole change back.
 status_changed = Signal()

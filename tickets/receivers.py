@@ -13,10 +13,12 @@ def _receives_automatically(status) -> bool:
     return status.in_load_balance or status.in_load_balance_for_chat
 
 
-def on_status_changed(sender, *, agent, presence, old_status, new_status, actor, source, reason, **kwargs) -> None:
+def on_status_changed(
+    sender, *, agent, presence, old_status, new_status, actor, source, reason, config, **kwargs
+) -> None:
     """Apply the re-assign mapping in the status change's transaction (T4); when the agent has
     just become eligible, route their teams' waiting queues after it commits."""
-    action = mapping_for_change(old_status, new_status, source=source)
+    action = mapping_for_change(old_status, new_status, source=source, config=config)
     if action:
         tickets_move_for_status_change(
             agent, action, actor=actor, reason=f"{old_status.name} -> {new_status.name}: {action}"

@@ -140,7 +140,8 @@ def _change_status(agent, status, *, actor, source, reason, if_status=None, if_s
         presence.pending_status = None
         presence.save(update_fields=["status", "since", "pending_status"])
         _apply_queue_group(agent, status)
-        if PresenceSettings.load().log_status_changes:
+        config = PresenceSettings.load()
+        if config.log_status_changes:
             StatusChangeLog.objects.create(
                 agent_id=agent.pk,
                 from_status=old_status,
@@ -161,6 +162,7 @@ def _change_status(agent, status, *, actor, source, reason, if_status=None, if_s
             actor=actor,
             source=source,
             reason=reason,
+            config=config,
         )
     return presence, True
 

@@ -164,9 +164,9 @@ def test_routing_one_ticket_query_count(make_team, make_agent, django_assert_max
     team = make_team()
     for name in ("ann", "bob", "cara"):
         make_agent(name, teams=[team])
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(16):
         # validate team, insert + history; then lock ticket, lock team row, read candidates and
-        # their load, lock the chosen one and count its load again, move the cursor, UPDATE,
+        # their load, lock the chosen one and count its load again, move the cursor, UPDATE with
         # history; refresh; 4 savepoint statements
         ticket = _create(team)
     assert ticket.assignee is not None

@@ -1,22 +1,25 @@
 """Re-assign mappings (T4): what happens to an agent's tickets when their status changes."""
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from presence.models import AgentProfile, PresenceSettings, Source, Status
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
-from tickets.services.routing import plan_routes, write_assignments, write_history
+from tickets.services.moves import move_tickets
+from tickets.services.routing import plan_routes, write_assignments
 
 SCHEDULE_SOURCES = {Source.SHIFT, Source.APPOINTMENT}
 
 
-def mapping_for_change(old_status: Status, new_status: Status, *, source: str) -> str | None:
-    """The action for this change, or None. Kicked out always unassigns; the settings switch
-    mappings off as a whole, and for shift and appointment changes separately."""
+def mapping_for_change(
+    old_status: Status, new_status: Status, *, source: str, config: PresenceSettings | None = None
+) -> str | None:
+    """The action for this change, or None. Kicked out always unassigns; the settings (read
+    here unless the caller has them) switch mappings off as a whole, and for shift and
+    appointment changes separately."""
     if new_status.slug == Status.KICKED_OUT:
         return MappingAction.UNASSIGN
-    config = PresenceSettings.load()
+    config = config or PresenceSettings.load()
     if not config.reassign_on_status_change:
         return None
     if source in SCHEDULE_SOURCES and not config.apply_mappings_to_schedules:
@@ -29,10 +32,11 @@ def mapping_for_change(old_status: Status, new_status: Status, *, source: str) -
     return mappings[0].action if mappings else None
 
 
-def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) -> list[Ticket]:
+def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) -> list[int]:
     """Move all tickets the agent holds, with a number of queries that does not grow with them:
-    one lock-and-read, one UPDATE per target, one INSERT of history rows. Unassigning (also
-    what Kicked out does) is one UPDATE that locks, moves and names the rows at once."""
+    one lock-and-read, then one statement per target that moves the rows and writes their
+    history. Unassigning (also what Kicked out does) needs no read: one statement locks,
+    moves and records the rows at once. Returns the moved tickets' ids."""
     if action == MappingAction.UNASSIGN:
         return tickets_unassign_all(agent, actor=actor, reason=reason)
     tickets = list(
@@ -49,7 +53,7 @@ def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) ->
         targets = _delegate_targets(agent, tickets)
     else:
         targets = {None: tickets}
-    return write_assignments(targets, actor=actor, reason=reason)
+    return [ticket.pk for ticket in write_assignments(targets, actor=actor, reason=reason)]
 
 
 def _delegate_targets(agent, tickets: list[Ticket]) -> dict[int | None, list[Ticket]]:
@@ -77,19 +81,8 @@ def mapping_delete(mapping: ReassignMapping, *, actor) -> None:
     mapping.delete()
 
 
-def tickets_unassign_all(agent, *, actor, reason: str) -> list[Ticket]:
-    """Every ticket the agent holds to the Unassigned queue: UPDATE ... RETURNING, then history."""
-    now = timezone.now()
-    quote = connection.ops.quote_name
-    table = quote(Ticket._meta.db_table)
-    held = ", ".join(["%s"] * len(HELD_STATES))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET assignee_id = NULL, assigned_at = NULL, opened_at = NULL, updated_at = %s "
-            f"WHERE assignee_id = %s AND state IN ({held}) RETURNING id",
-            [now, agent.pk, *HELD_STATES],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        write_history(ids, actor=actor, reason=reason, now=now)
-    return [Ticket(pk=pk) for pk in ids]
+def tickets_unassign_all(agent, *, actor, reason: str) -> list[int]:
+    """Every ticket the agent holds to the Unassigned queue, history included, in one statement
+    on PostgreSQL (the UPDATE locks the rows it moves)."""
+    held = Ticket.objects.filter(assignee_id=agent.pk, state__in=HELD_STATES)
+    return move_tickets(held, assignee_id=None, actor=actor, reason=reason, now=timezone.now())

@@ -16,12 +16,13 @@ that count is assigned, so two routers never both fill an agent's last free plac
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from presence.models import AgentPresence, Channel
 from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
+from tickets.services.moves import move_tickets, tickets_with_ids
 
 
 @dataclass
@@ -202,23 +203,19 @@ def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
 
 
 def write_assignments(assignments: dict[int | None, list[Ticket]], *, actor, reason: str) -> list[Ticket]:
-    """One UPDATE per target (None: the Unassigned queue) and one INSERT of the history rows."""
+    """One statement per target (None: the Unassigned queue), history rows included."""
     now = timezone.now()
     moved: list[Ticket] = []
     for agent_id, batch in assignments.items():
         if not batch:
             continue
-        Ticket.objects.filter(pk__in=[t.pk for t in batch]).update(
-            assignee_id=agent_id, assigned_at=now if agent_id else None, opened_at=None, updated_at=now
-        )
+        move_tickets(tickets_with_ids(t.pk for t in batch), assignee_id=agent_id, actor=actor, reason=reason, now=now)
         for ticket in batch:
             ticket.assignee_id = agent_id
             ticket.assigned_at = now if agent_id else None
             ticket.opened_at = None
             ticket.updated_at = now
         moved.extend(batch)
-    if moved:
-        write_history([t.pk for t in moved], actor=actor, reason=reason, now=now)
     return moved
 
 
@@ -243,9 +240,6 @@ def tickets_route(ticket_ids, *, actor=None) -> list[Ticket]:
 # Rounds of propose-lock-check per team: an agent another router holds is skipped and the
 # tickets proposed to them are planned again among the rest.
 ROUTING_ROUNDS = 3
-
-# Ids per history INSERT on SQLite, under its limit of bound parameters.
-HISTORY_BATCH = 5000
 
 # How many queued tickets one routing pass takes; the next event routes the rest.
 QUEUE_BATCH = 500
@@ -272,24 +266,3 @@ def tickets_route_queues(*, actor=None) -> int:
         .order_by("team_id")
     )
     return sum(len(team_queue_route(team_id, actor=actor)) for team_id in list(team_ids))
-
-
-def write_history(ticket_ids: list[int], *, actor, reason: str, now) -> None:
-    """One `INSERT ... SELECT` per batch: history rows copied from the rows just updated,
-    without loading the tickets into Python (simple-history's own layout and columns)."""
-    history = Ticket.history.model
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in Ticket._meta.concrete_fields)
-    meta = ", ".join(quote(c) for c in ("history_date", "history_change_reason", "history_type", "history_user_id"))
-    head = (
-        f"INSERT INTO {quote(history._meta.db_table)} ({columns}, {meta}) "
-        f"SELECT {columns}, %s, %s, %s, %s FROM {quote(Ticket._meta.db_table)} WHERE "
-    )
-    params = [now, reason[:100] or None, "~", getattr(actor, "pk", None)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(head + "id = ANY(%s)", [*params, list(ticket_ids)])
-            return
-        for start in range(0, len(ticket_ids), HISTORY_BATCH):  # SQLite caps bound parameters
-            chunk = ticket_ids[start : start + HISTORY_BATCH]
-            cursor.execute(head + f"id IN ({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
