@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from presence.models import Status
@@ -56,6 +57,18 @@ class Scheduled(models.Model):
         abstract = True
         ordering = ["start", "id"]
 
+    @classmethod
+    def pending_indexes(cls, prefix: str) -> list[models.Index]:
+        """What the sweeps read, in the order they read it: starts and ends not yet applied.
+        Partial, so they hold only what is still to come, and a sweep with nothing due never
+        reads through months of past ones."""
+        return [
+            models.Index(
+                fields=["start", "id"], condition=Q(start_applied_at__isnull=True), name=f"{prefix}_start_pending"
+            ),
+            models.Index(fields=["end", "id"], condition=Q(end_applied_at__isnull=True), name=f"{prefix}_end_pending"),
+        ]
+
     def clean(self) -> None:
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
@@ -67,7 +80,10 @@ class Shift(Scheduled):
     history = HistoricalRecords()
 
     class Meta(Scheduled.Meta):
-        indexes = [models.Index(fields=["agent", "start"], name="shift_agent_start")]
+        indexes = [
+            models.Index(fields=["agent", "start"], name="shift_agent_start"),
+            *Scheduled.pending_indexes("shift"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} {self.shift_type} {self.start:%Y-%m-%d %H:%M}"
@@ -106,7 +122,10 @@ class Appointment(Scheduled):
     usage_kind = "appointments"
 
     class Meta(Scheduled.Meta):
-        indexes = [models.Index(fields=["agent", "start"], name="appointment_agent_start")]
+        indexes = [
+            models.Index(fields=["agent", "start"], name="appointment_agent_start"),
+            *Scheduled.pending_indexes("appointment"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.agent}, {self.start:%Y-%m-%d %H:%M})"

@@ -7,6 +7,7 @@ catches up: anything due and not yet stamped is applied on the next one.
 """
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from presence.models import AgentPresence, PresenceSettings, Source, StatusCategory
@@ -16,21 +17,31 @@ from scheduling.models import Appointment, Shift, ShiftType
 BATCH_SIZE = 200
 
 
-def _due_ids(queryset, batch_size: int):
-    last = 0
+def _due_ids(queryset, field: str, batch_size: int):
+    """Ids of the due rows in (`field`, id) order, a batch at a time, each batch a fresh read.
+
+    That is the order of the partial index on what is not yet applied, so the read starts at the
+    oldest due row and never passes through applied ones, however long the schedule's history.
+    """
+    after = None
     while True:
-        ids = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
+        page = queryset
+        if after is not None:
+            at, pk = after
+            page = page.filter(Q(**{f"{field}__gt": at}) | Q(**{field: at, "pk__gt": pk}))
+        rows = list(page.order_by(field, "pk").values_list(field, "pk")[:batch_size])
+        if not rows:
             return
-        yield from ids
-        last = ids[-1]
+        yield from (pk for _, pk in rows)
+        after = rows[-1]
 
 
-def _claim(model, pk: int, field: str):
-    """Lock one schedule row whose `field` is still empty, or None if taken or done."""
+def _claim(model, pk: int, field: str, *related: str):
+    """Lock one schedule row whose `field` is still empty, or None if taken or done; `related`
+    rows come with it (they are read, not locked)."""
     return (
         model.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("agent")
+        .select_related("agent", *related)
         .filter(pk=pk, **{f"{field}__isnull": True})
         .first()
     )
@@ -49,21 +60,21 @@ def shift_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     now = now or timezone.now()
     applied = 0
     ends = Shift.objects.filter(end__lte=now, end_applied_at__isnull=True)
-    for pk in _due_ids(ends, batch_size):
+    for pk in _due_ids(ends, "end", batch_size):
         applied += _shift_end(pk, now)
     starts = Shift.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
-    for pk in _due_ids(starts, batch_size):
+    for pk in _due_ids(starts, "start", batch_size):
         applied += _shift_start(pk, now)
     return applied
 
 
 def _shift_start(pk: int, now) -> bool:
     with transaction.atomic():
-        shift = _claim(Shift, pk, "start_applied_at")
+        shift = _claim(Shift, pk, "start_applied_at", "shift_type__default_status")
         if shift is None:
             return False
         _stamp(Shift, pk, "start_applied_at", now)
-        shift_type = ShiftType.objects.select_related("default_status").get(pk=shift.shift_type_id)
+        shift_type = shift.shift_type
         status = shift_type.default_status
         presence = presence_ensure(shift.agent)
         # A receiving status is not given to someone who is not signed in: work would be routed
@@ -78,13 +89,13 @@ def _shift_start(pk: int, now) -> bool:
 
 def _shift_end(pk: int, now) -> bool:
     with transaction.atomic():
-        shift = _claim(Shift, pk, "end_applied_at")
+        shift = _claim(Shift, pk, "end_applied_at", "shift_type__end_status")
         if shift is None:
             return False
         _stamp(Shift, pk, "end_applied_at", now)
         if shift.start_applied_at is None:
             _stamp(Shift, pk, "start_applied_at", now)  # missed entirely: its start is moot now
-        shift_type = ShiftType.objects.select_related("end_status").get(pk=shift.shift_type_id)
+        shift_type = shift.shift_type
         if shift_type.end_status is not None:
             presence_ensure(shift.agent)
             presence_change_status(
@@ -102,18 +113,18 @@ def appointment_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     now = now or timezone.now()
     applied = 0
     ends = Appointment.objects.filter(end__lte=now, end_applied_at__isnull=True)
-    for pk in _due_ids(ends, batch_size):
+    for pk in _due_ids(ends, "end", batch_size):
         applied += _appointment_end(pk, now)
     default = PresenceSettings.load().appointment_default_status
     starts = Appointment.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
-    for pk in _due_ids(starts, batch_size):
+    for pk in _due_ids(starts, "start", batch_size):
         applied += _appointment_start(pk, now, default)
     return applied
 
 
 def _appointment_start(pk: int, now, default_status) -> bool:
     with transaction.atomic():
-        appointment = _claim(Appointment, pk, "start_applied_at")
+        appointment = _claim(Appointment, pk, "start_applied_at", "agent_status")
         if appointment is None:
             return False
         _stamp(Appointment, pk, "start_applied_at", now)
@@ -136,7 +147,7 @@ def _appointment_start(pk: int, now, default_status) -> bool:
 def _appointment_end(pk: int, now) -> bool:
     """Give the previous status back, unless somebody changed the status during the appointment."""
     with transaction.atomic():
-        appointment = _claim(Appointment, pk, "end_applied_at")
+        appointment = _claim(Appointment, pk, "end_applied_at", "previous_status", "applied_status")
         if appointment is None:
             return False
         _stamp(Appointment, pk, "end_applied_at", now)

@@ -91,6 +91,30 @@ def test_receiving_shift_status_is_not_given_to_an_offline_agent(statuses, early
     assert slug(off) == "offline"
 
 
+def test_sweep_pages_through_equal_start_times_and_passes_a_row_it_cannot_claim(statuses, early, monkeypatch):
+    # given five shifts starting at the same minute, read two at a time, and one of them held by
+    # another sweep (its claim comes back empty, as skip_locked makes it)
+    agents = [AgentFactory(username=f"agent{i}", status=statuses["not-ready"]) for i in range(5)]
+    shifts = [_shift(agent, early, 0, 60) for agent in agents]
+    held = shifts[2].pk
+    from scheduling import services
+
+    claim = services._claim
+    monkeypatch.setattr(
+        services, "_claim", lambda model, pk, field, *related: None if pk == held else claim(model, pk, field, *related)
+    )
+    # when
+    with at(1):
+        applied = shift_apply_due(batch_size=2)
+    # then every other start is applied once, the held one waits for the next run, and the sweep ends
+    assert applied == 4
+    assert [slug(agent) for agent in agents] == ["available", "available", "not-ready", "available", "available"]
+    monkeypatch.setattr(services, "_claim", claim)
+    with at(2):
+        assert shift_apply_due(batch_size=2) == 1
+    assert slug(agents[2]) == "available"
+
+
 # --- appointments ------------------------------------------------------------------------------------
 
 
