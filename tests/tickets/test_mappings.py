@@ -43,6 +43,25 @@ def test_unassign_mapping_moves_tickets_to_the_unassigned_queue(make_team, make_
     assert (history.assignee_id, history.history_user, history.history_type) == (None, ann, "~")
 
 
+@pytest.mark.sqlite
+def test_deleting_the_user_who_moved_tickets_keeps_the_history(
+    make_team, make_agent, statuses, reassign_on, supervisor
+):
+    # The history's link to the acting user has no database constraint (bulk moves would check it
+    # row by row); Django still honours SET_NULL when that user goes.
+    team = make_team(method=RoutingMethod.MANUAL)
+    ann = make_agent("ann", teams=[team])
+    held = _hold(ann, team, 2)
+    _mapping(statuses, "out-of-office", MappingAction.UNASSIGN)
+    presence_change_status(ann, statuses["out-of-office"], actor=supervisor, source=Source.SUPERVISOR)
+    assert Ticket.history.filter(history_user=supervisor).count() == 2
+
+    supervisor.delete()
+
+    rows = Ticket.history.filter(id__in=[t.pk for t in held], history_type="~")
+    assert [(row.assignee_id, row.history_user_id) for row in rows] == [(None, None), (None, None)]
+
+
 def test_reroute_mapping_routes_through_the_team(make_team, make_agent, statuses, reassign_on):
     team = make_team(method=RoutingMethod.ROUND_ROBIN)
     ann, bob, cara = (make_agent(n, teams=[team]) for n in ("ann", "bob", "cara"))
