@@ -1,5 +1,6 @@
 """Property-based API tests from the OpenAPI schema (issue 6): every operation, as an agent and
-as a supervisor, gives no 5xx and answers as the schema says."""
+as a supervisor and as an admin (who reaches the configuration writes), gives no 5xx and
+answers as the schema says."""
 
 import pytest
 import schemathesis
@@ -18,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 from config.wsgi import application
 from presence.models import Source, Status
 from presence.services import presence_change_status
-from tests.factories import AgentFactory, SupervisorFactory
+from tests.factories import AdminFactory, AgentFactory, SupervisorFactory
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 6  # per operation and role: bounded so CI stays fast; derandomized so it is repeatable
@@ -40,7 +41,8 @@ def tokens(db):
     agent = AgentFactory(username="fuzz-agent")
     presence_change_status(agent, Status.objects.get(slug="available"), actor=agent, source=Source.LOGIN)
     supervisor = SupervisorFactory(username="fuzz-supervisor")
-    return [Token.objects.create(user=agent).key, Token.objects.create(user=supervisor).key]
+    admin = AdminFactory(username="fuzz-admin")
+    return [Token.objects.create(user=user).key for user in (agent, supervisor, admin)]
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

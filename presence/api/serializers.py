@@ -133,13 +133,22 @@ class CapacitySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"anyOf": [{"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}]})
+class EmailOrBlankField(serializers.EmailField):
+    """An email address, or empty when none is on file (Django's users may have none). The schema
+    says so; a plain EmailField would promise an address that is not always there."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_blank=True, required=False, **kwargs)
+
+
 class AgentSerializer(serializers.Serializer):
     """An agent as SPEC "A" names it: {id, username, email, teams, capabilities, capacity, licence_type, delegate}."""
 
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = EmailOrBlankField(default="")
     teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False, default=list)
     capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=True
@@ -182,7 +191,7 @@ class AgentSerializer(serializers.Serializer):
 class AgentUpdateSerializer(AgentSerializer):
     username = serializers.CharField(read_only=True)
     password = None
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = EmailOrBlankField()
     teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
     licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False)
     delegate = serializers.PrimaryKeyRelatedField(
