@@ -6,7 +6,7 @@ writes the same rows itself: the ticket's columns as they are after the move, pl
 simple-history's `history_*` columns.
 """
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
@@ -31,8 +31,9 @@ def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) 
     )
     update_sql, update_params = query.get_compiler(queryset.db).as_sql()
     history_meta = [now, reason[:100] or None, "~", getattr(actor, "pk", None)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    database = connections[queryset.db]
+    with database.cursor() as cursor:
+        if database.vendor == "postgresql":
             cursor.execute(
                 f"WITH moved AS ({update_sql} RETURNING {_ticket_columns()}) "
                 f"INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
