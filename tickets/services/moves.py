@@ -26,9 +26,7 @@ def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) 
     `UPDATE ... RETURNING id` followed by `INSERT ... SELECT` in batches.
     """
     query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(
-        {"assignee_id": assignee_id, "assigned_at": now if assignee_id else None, "opened_at": None, "updated_at": now}
-    )
+    query.add_update_values(assignment_fields(assignee_id, now))
     update_sql, update_params = query.get_compiler(queryset.db).as_sql()
     history_meta = [now, reason[:100] or None, "~", getattr(actor, "pk", None)]
     database = connections[queryset.db]
@@ -52,6 +50,12 @@ def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) 
                 [*history_meta, *chunk],
             )
     return ids
+
+
+def assignment_fields(assignee_id: int | None, now) -> dict:
+    """What a move writes on each ticket: a fresh assignment, not yet opened."""
+    assigned_at = now if assignee_id else None
+    return {"assignee_id": assignee_id, "assigned_at": assigned_at, "opened_at": None, "updated_at": now}
 
 
 def tickets_with_ids(ids) -> QuerySet:

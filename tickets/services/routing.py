@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from presence.models import AgentPresence, Channel
 from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
-from tickets.services.moves import move_tickets, tickets_with_ids
+from tickets.services.moves import assignment_fields, move_tickets, tickets_with_ids
 
 
 @dataclass
@@ -211,10 +211,8 @@ def write_assignments(assignments: dict[int | None, list[Ticket]], *, actor, rea
             continue
         move_tickets(tickets_with_ids(t.pk for t in batch), assignee_id=agent_id, actor=actor, reason=reason, now=now)
         for ticket in batch:
-            ticket.assignee_id = agent_id
-            ticket.assigned_at = now if agent_id else None
-            ticket.opened_at = None
-            ticket.updated_at = now
+            for name, value in assignment_fields(agent_id, now).items():
+                setattr(ticket, name, value)
         moved.extend(batch)
     return moved
 
