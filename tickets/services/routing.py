@@ -210,8 +210,9 @@ def write_assignments(assignments: dict[int | None, list[Ticket]], *, actor, rea
         if not batch:
             continue
         move_tickets(tickets_with_ids(t.pk for t in batch), assignee_id=agent_id, actor=actor, reason=reason, now=now)
+        fields = assignment_fields(agent_id, now)
         for ticket in batch:
-            for name, value in assignment_fields(agent_id, now).items():
+            for name, value in fields.items():
                 setattr(ticket, name, value)
         moved.extend(batch)
     return moved
