@@ -4,6 +4,28 @@ from django.apps import AppConfig
 class PresenceConfig(AppConfig):
     name = "presence"
     verbose_name = "Agent presence"
+    # The role matrix (presence/roles.py): what supervisors may do with this app's models.
+    supervisor_permissions = {
+        "status": ("view", "add", "change", "delete"),
+        "team": ("view", "add", "change", "delete"),
+        "teammembership": ("view", "add", "change", "delete"),
+        "agentprofile": ("view", "add", "change", "delete"),
+        "agentpresence": ("view", "change"),  # status changes go through the status service
+        "statusrequest": ("view", "change"),  # decide: approve or reject
+        "presencesettings": ("view", "change"),
+        "statuschangelog": ("view",),  # append-only for everyone
+        "agentsession": (),
+        "stillworkingprompt": (),
+    }
+    # What the role matrix in the README says beside the actions.
+    role_notes = {
+        "agentpresence": "change = set an agent's status through the status service (not while Offline)",
+        "agentprofile": "not the user accounts: making a user an agent picks an existing user",
+        "statusrequest": "change = approve or reject",
+        "statuschangelog": "append-only for everyone, superusers included",
+        "agentsession": "kept by sign-in and sign-out",
+        "stillworkingprompt": "kept by the kick-out sweep",
+    }
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_logged_out

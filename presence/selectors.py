@@ -21,10 +21,14 @@ from presence.workload import NO_WORK, Workload
 
 
 def is_supervisor(user) -> bool:
-    """Staff, or members of the supervisors group, act on any agent (SPEC "A")."""
-    if not (user and user.is_authenticated):
+    """Members of the supervisors group and admins (superusers) act on any agent (SPEC A, O4).
+
+    Being staff alone is not enough: staff get into the admin, and there only what their own
+    permissions allow (presence/roles.py).
+    """
+    if not (user and user.is_authenticated and user.is_active):
         return False
-    if user.is_staff:
+    if user.is_superuser:
         return True
     cached = getattr(user, "_presence_is_supervisor", None)
     if cached is None:

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from presence.models import PresenceSettings, Status, TeamMembership
+from presence.roles import roles_setup
 from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
 from tickets.models import RoutingMethod, TeamRouting
 
@@ -21,11 +22,13 @@ def _fast_password_hashing():
 @pytest.fixture(autouse=True)
 def _builtin_rows(request):
     """Transactional tests flush the database after them, data-migration rows included: give
-    them the built-in statuses and settings back, with the migration's own idempotent code."""
+    them the built-in statuses, settings and the supervisors group back, with the same
+    idempotent code the migrations run."""
     marker = request.node.get_closest_marker("django_db")
     if marker and (marker.kwargs.get("transaction") or (len(marker.args) > 0 and marker.args[0])):
         request.getfixturevalue("transactional_db")
         importlib.import_module("presence.migrations.0002_builtin_statuses").create_builtin(apps, None)
+        roles_setup()
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,13 @@ from django.apps import AppConfig
 class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = "Tickets and routing"
+    # The role matrix (presence/roles.py): what supervisors may do with this app's models.
+    supervisor_permissions = {
+        "ticket": ("view", "add", "change", "delete"),
+        "ticketnote": ("view", "add", "change", "delete"),
+        "reassignmapping": ("view", "add", "change", "delete"),
+        "teamrouting": ("view", "add", "change"),
+    }
 
     def ready(self) -> None:
         from presence.reports import register_open_work_provider, register_report

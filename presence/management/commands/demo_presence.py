@@ -2,8 +2,9 @@
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -22,10 +23,6 @@ AGENTS = [
     ("dev", "Dev", ["Chat"], ["chat"], "concurrent"),
     ("eve", "Eve", ["Support", "Sales"], ["email", "chat", "phone"], "named"),
 ]
-SUPERVISOR_PERMISSIONS = [
-    "view_status", "view_team", "view_agentprofile", "view_agentpresence", "change_agentpresence",
-    "view_statuschangelog", "view_statusrequest", "change_statusrequest", "view_presencesettings",
-]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -38,10 +35,8 @@ class Command(BaseCommand):
             admin = User.objects.filter(username="admin").first()
             if admin is None:
                 admin = User.objects.create_superuser("admin", "admin@example.com", password)
-            supervisors, _ = Group.objects.get_or_create(name="supervisors")
-            supervisors.permissions.set(
-                Permission.objects.filter(content_type__app_label="presence", codename__in=SUPERVISOR_PERMISSIONS)
-            )
+            # The group and its permissions come from the role matrix (setup_roles, migrations).
+            supervisors, _ = Group.objects.get_or_create(name=settings.PRESENCE_SUPERVISORS_GROUP)
             supervisor = User.objects.filter(username="sam").first()
             if supervisor is None:
                 supervisor = User.objects.create_user(
