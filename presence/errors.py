@@ -51,6 +51,13 @@ class StatusInUse(ApplicationError):
         return cls(f"{subject} is in use and cannot be deleted. Used by {'; '.join(parts)}.")
 
 
+class StatusProtected(StatusInUse):
+    """A status the system or a setting needs (S5): it cannot be disabled or deleted."""
+
+    code = "status_protected"
+    http_status = 400
+
+
 def _describe_kind(obj) -> str:
     describe = getattr(obj, "usage_kind", None)
     if describe:

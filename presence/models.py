@@ -8,7 +8,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from presence.errors import StatusInUse
+from presence.errors import StatusInUse, StatusProtected
 
 
 class StatusCategory(models.TextChoices):
@@ -63,6 +63,16 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f'"{value}" is not a time zone name such as Europe/Berlin.') from exc
 
 
+def agent_error(user_id) -> str | None:
+    """Why this user cannot be picked where an agent is needed (None: they are an agent)."""
+    if not user_id or AgentProfile.objects.filter(user_id=user_id).exists():
+        return None
+    from django.contrib.auth import get_user_model
+
+    username = get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first()
+    return f'"{username or user_id}" is not an agent: only users with an agent profile can be picked.'
+
+
 color_validator = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Enter a colour as #RRGGBB, e.g. #2E7D32.")
 
 
@@ -92,6 +102,11 @@ class TeamMembership(models.Model):
     def __str__(self) -> str:
         return f"{self.agent} in {self.team}"
 
+    def clean(self) -> None:
+        error = agent_error(self.agent_id)
+        if error:
+            raise ValidationError({"agent": error})
+
 
 class StatusQuerySet(models.QuerySet):
     def enabled(self):
@@ -101,11 +116,21 @@ class StatusQuerySet(models.QuerySet):
         # Bulk deletes (admin "delete selected", shell) obey the same guard as one delete.
         system = list(self.filter(is_system=True).values_list("name", flat=True))
         if system:
-            raise StatusInUse(f"Built-in system statuses cannot be deleted: {', '.join(system)}.")
+            raise StatusProtected(f"Built-in system statuses cannot be deleted: {', '.join(system)}.")
+        for status in self:
+            reason = status.protection(deleting=True)
+            if reason:
+                raise StatusProtected(reason)
         try:
             return super().delete()
         except (ProtectedError, RestrictedError) as exc:
             raise StatusInUse.from_protected(exc) from exc
+
+
+# Settings that need their status to stay pickable (S5): it cannot be disabled or deleted.
+PROTECTING_SETTINGS = {"login_status": "login status", "auto_offline_status": "auto-offline status"}
+# Settings whose status may be disabled (automatic paths apply any status) but not deleted.
+USING_SETTINGS = {**PROTECTING_SETTINGS, "appointment_default_status": "appointment default status"}
 
 
 class Status(models.Model):
@@ -114,34 +139,49 @@ class Status(models.Model):
     OFFLINE = "offline"
     KICKED_OUT = "kicked-out"
 
-    name = models.CharField(max_length=64, unique=True)
-    slug = models.SlugField(max_length=64, unique=True)
-    category = models.CharField(max_length=16, choices=StatusCategory.choices)
-    color = models.CharField(max_length=7, default="#9E9E9E", validators=[color_validator])
-    emoji = models.CharField(max_length=16, blank=True)
-    sort_order = models.PositiveIntegerField(default=100)
-    enabled = models.BooleanField(default=True, help_text="Disabled statuses are hidden from agents' choices.")
+    name = models.CharField(max_length=64, unique=True, help_text="What agents and supervisors see, such as Lunch.")
+    slug = models.SlugField(max_length=64, unique=True, help_text="A stable short name for integrations and URLs.")
+    category = models.CharField(
+        max_length=16,
+        choices=StatusCategory.choices,
+        help_text="Online, not ready, inactive or offline: decides the availability shown (away, offline, ...).",
+    )
+    color = models.CharField(
+        max_length=7, default="#9E9E9E", validators=[color_validator], help_text="The swatch shown next to the name."
+    )
+    emoji = models.CharField(max_length=16, blank=True, help_text="Shown before the name in the dropdown and board.")
+    sort_order = models.PositiveIntegerField("order", default=100, help_text="Lower numbers come first in every list.")
+    enabled = models.BooleanField(
+        default=True, help_text="Disabled statuses are hidden from agents' choices; nobody in one is moved."
+    )
     is_system = models.BooleanField(default=False, editable=False)
 
     can_receive = models.BooleanField(
         "can receive", default=False, help_text="Agents in it can be given new tickets and chats."
     )
-    online_for_live_chat = models.BooleanField("online for live chat", default=False)
+    online_for_live_chat = models.BooleanField(
+        "online for live chat", default=False, help_text="Agents in it count as online in the live-chat widget."
+    )
     in_load_balance = models.BooleanField(
-        "in load balance", default=False, help_text="Included in load balance and round robin."
+        "in load balance",
+        default=False,
+        help_text="Agents in it get work automatically by round robin or load balance.",
     )
     in_load_balance_for_chat = models.BooleanField(
         "in load balance for chat",
         default=False,
-        help_text="Included in load balance and round robin only for tickets linked to a chat. "
-        "Only when 'in load balance' is off.",
+        help_text="Agents in it get only chat-linked tickets automatically (only with 'in load balance' off).",
     )
-    warn_on_assign = models.BooleanField("warn on assign", default=False)
-    warn_on_mention = models.BooleanField("warn on mention", default=False)
+    warn_on_assign = models.BooleanField(
+        "warn on assign", default=False, help_text="Assigning a ticket to an agent in it asks for confirmation first."
+    )
+    warn_on_mention = models.BooleanField(
+        "warn on mention", default=False, help_text="Mentioning an agent in it in a note asks for confirmation first."
+    )
     count_time_after_dialogs_closed = models.BooleanField(
         "count time after dialogs closed",
         default=False,
-        help_text="Time in it counts only once the agent has no open dialogs. Not with 'can receive'.",
+        help_text="Reports count time in it only once the agent has no open dialogs (not with 'can receive').",
     )
     max_duration = models.PositiveIntegerField(
         "max duration (minutes)",
@@ -151,9 +191,16 @@ class Status(models.Model):
         help_text="A timed status returns the agent to the return status after this many minutes.",
     )
     return_status = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="returning_statuses"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="returning_statuses",
+        help_text="Where a timed status sends the agent when its max duration runs out.",
     )
-    requires_approval = models.BooleanField("requires approval", default=False)
+    requires_approval = models.BooleanField(
+        "requires approval", default=False, help_text="An agent's own switch to it waits for a supervisor's approval."
+    )
     teams = models.ManyToManyField(
         Team,
         blank=True,
@@ -161,14 +208,16 @@ class Status(models.Model):
         help_text="Queue group: choosing this status makes the agent's active teams exactly these.",
     )
     drain = models.BooleanField(
-        default=False, help_text="Agents with open tickets finish them before the switch takes effect."
+        "finish open tickets first",
+        default=False,
+        help_text="Agents with open tickets finish them, taking nothing new, before the switch takes effect.",
     )
     idle_timeout = models.PositiveIntegerField(
         "idle timeout (minutes)",
         null=True,
         blank=True,
         validators=[MinValueValidator(5)],
-        help_text="Overrides the global idle timeout for agents in this status.",
+        help_text="Overrides the idle timeout of the presence settings for agents in this status (minimum 5).",
     )
 
     history = HistoricalRecords()
@@ -204,12 +253,39 @@ class Status(models.Model):
                 errors["category"] = "The category of a built-in system status cannot change."
             if stored and stored["slug"] != self.slug:
                 errors["slug"] = "The slug of a built-in system status cannot change."
+        if not self.enabled:
+            reason = self.protection(deleting=False)
+            if reason:
+                errors["enabled"] = reason
         if errors:
             raise ValidationError(errors)
 
-    def delete(self, *args, **kwargs):
+    def protection(self, *, deleting: bool) -> str | None:
+        """Why this status may not be disabled (or deleted), naming what needs it (S5); None if nothing does."""
+        verb = "deleted" if deleting else "disabled"
         if self.is_system:
-            raise StatusInUse(f'"{self.name}" is a built-in system status and cannot be deleted.')
+            return f'"{self.name}" is a built-in system status and cannot be {verb}.'
+        if self.pk is None:
+            return None
+        settings_fields = USING_SETTINGS if deleting else PROTECTING_SETTINGS
+        used = (
+            PresenceSettings.objects.filter(pk=PresenceSettings.SINGLETON_PK)
+            .values(*(f"{name}_id" for name in settings_fields))
+            .first()
+            or {}
+        )
+        names = [label for name, label in settings_fields.items() if used.get(f"{name}_id") == self.pk]
+        if not names:
+            return None
+        return (
+            f'"{self.name}" is the {" and the ".join(names)} in the presence settings, so it cannot be {verb}: '
+            "choose another status there first."
+        )
+
+    def delete(self, *args, **kwargs):
+        reason = self.protection(deleting=True)
+        if reason:
+            raise StatusProtected(reason)
         try:
             return super().delete(*args, **kwargs)
         except (ProtectedError, RestrictedError) as exc:
@@ -261,6 +337,9 @@ class AgentProfile(models.Model):
     def clean(self) -> None:
         if self.delegate_id and self.delegate_id == self.user_id:
             raise ValidationError({"delegate": "An agent cannot be their own delegate."})
+        error = agent_error(self.delegate_id)
+        if error:
+            raise ValidationError({"delegate": error})
 
     @property
     def capabilities(self) -> list[str]:
@@ -414,25 +493,45 @@ class PresenceSettings(models.Model):
 
     SINGLETON_PK = 1
 
-    log_status_changes = models.BooleanField("log status changes", default=True)
-    reassign_on_status_change = models.BooleanField(
-        "reassign on status change", default=False, help_text="Apply re-assign mappings when an agent's status changes."
+    log_status_changes = models.BooleanField(
+        "log status changes", default=True, help_text="Write every status change to the status log for the reports."
     )
-    apply_mappings_to_schedules = models.BooleanField("apply mappings to shift and appointment changes", default=False)
+    reassign_on_status_change = models.BooleanField(
+        "reassign on status change",
+        default=False,
+        help_text="Move an agent's tickets by the re-assign mappings when their status changes.",
+    )
+    apply_mappings_to_schedules = models.BooleanField(
+        "apply mappings to shift and appointment changes",
+        default=False,
+        help_text="Also move tickets by the mappings when a shift or appointment changes the status.",
+    )
     login_status = models.ForeignKey(
-        Status, on_delete=models.PROTECT, related_name="+", help_text="The status an agent gets on login."
+        Status,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The status an agent gets on signing in; it cannot be disabled or deleted.",
     )
     idle_timeout_minutes = models.PositiveIntegerField(
         "idle timeout (minutes)",
         null=True,
         blank=True,
         validators=[MinValueValidator(5, "The idle timeout is at least 5 minutes.")],
-        help_text="Log agents out after this much inactivity. Empty turns it off. Minimum 5.",
+        help_text="Sign agents out after this many minutes without activity (at least 5; empty turns it off).",
     )
-    idle_timeout_named = models.BooleanField("idle timeout for named licences", default=True)
-    idle_timeout_concurrent = models.BooleanField("idle timeout for concurrent licences", default=True)
+    idle_timeout_named = models.BooleanField(
+        "idle timeout for named licences", default=True, help_text="Apply the idle timeout to named-licence agents."
+    )
+    idle_timeout_concurrent = models.BooleanField(
+        "idle timeout for concurrent licences",
+        default=True,
+        help_text="Apply the idle timeout to concurrent-licence agents.",
+    )
     idle_warning_seconds = models.PositiveIntegerField(
-        "idle warning lead time (seconds)", default=60, validators=[MinValueValidator(10)]
+        "idle warning lead time (seconds)",
+        default=60,
+        validators=[MinValueValidator(10)],
+        help_text="How long before the idle sign-out the agent's panel warns them (at least 10).",
     )
     auto_offline_minutes = models.PositiveIntegerField(
         "auto-offline after (minutes)",
@@ -440,7 +539,12 @@ class PresenceSettings(models.Model):
         validators=[MinValueValidator(1)],
         help_text="An agent in a receiving status with no heartbeat this long gets the auto-offline status.",
     )
-    auto_offline_status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="+")
+    auto_offline_status = models.ForeignKey(
+        Status,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The status given on a lost connection; it cannot receive work, be disabled or be deleted.",
+    )
     kick_out_minutes = models.PositiveIntegerField(
         "kick-out timeout (minutes)",
         default=15,
@@ -453,7 +557,7 @@ class PresenceSettings(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="Status for appointments that do not name one. Empty: appointments do not change status.",
+        help_text="The status for appointments that name none; empty leaves the status alone.",
     )
     history = HistoricalRecords()
     usage_kind = "presence settings"
@@ -478,6 +582,11 @@ class PresenceSettings(models.Model):
             errors["auto_offline_status"] = "The auto-offline status must be one that does not receive work."
         if self.login_status_id and self.login_status.category == StatusCategory.OFFLINE:
             errors["login_status"] = "The login status cannot be an offline status."
+        for name, label in PROTECTING_SETTINGS.items():
+            status = getattr(self, name) if getattr(self, f"{name}_id") else None
+            if status is not None and not status.enabled and name not in errors:
+                errors[name] = f'"{status.name}" is disabled: the {label} must be an enabled status.'
+
         if errors:
             raise ValidationError(errors)
 

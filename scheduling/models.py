@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from presence.models import Status
+from presence.models import Status, agent_error
 
 
 class ShiftType(models.Model):
@@ -50,6 +50,9 @@ class Scheduled(models.Model):
     end = models.DateTimeField(db_index=True)
     start_applied_at = models.DateTimeField(null=True, blank=True, editable=False)
     end_applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when a sweep could not apply this row (say, its user is no longer an agent): the
+    # row is marked done so it never holds back the others, and this says why.
+    skipped_reason = models.CharField("skipped because", max_length=255, blank=True, editable=False)
 
     objects = ScheduledQuerySet.as_manager()
 
@@ -70,6 +73,9 @@ class Scheduled(models.Model):
         ]
 
     def clean(self) -> None:
+        error = agent_error(self.agent_id)
+        if error:
+            raise ValidationError({"agent": error})
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
 

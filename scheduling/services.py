@@ -6,15 +6,22 @@ running at the same moment passes over it and a later one finds it done. A misse
 catches up: anything due and not yet stamped is applied on the next one.
 """
 
-from django.db import transaction
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from presence.errors import ApplicationError
 from presence.models import AgentPresence, PresenceSettings, Source, StatusCategory
 from presence.services import presence_change_status, presence_ensure
 from scheduling.models import Appointment, Shift, ShiftType
 
 BATCH_SIZE = 200
+
+logger = logging.getLogger(__name__)
 
 
 def _due_ids(queryset, field: str, batch_size: int):
@@ -52,6 +59,28 @@ def _stamp(model, pk: int, field: str, now) -> None:
     model.objects.filter(pk=pk).update(**{field: now})
 
 
+def _apply_or_skip(model, pk: int, apply, *args) -> bool:
+    """Apply one due start or end. A row that cannot be applied (its user is no longer an agent,
+    say) would fail on every run and hold back every row after it: it is logged, marked done
+    with the reason in `skipped_reason`, and the sweep goes on. Lost connections are not the
+    row's fault: they end the sweep, and the next run retries."""
+    try:
+        return apply(pk, *args)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other failure is this row's: skip it, keep going
+        reason = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [])) or repr(exc)
+        expected = isinstance(exc, ApplicationError | ValidationError)
+        (logger.warning if expected else logger.exception)("Skipped %s %s: %s", model._meta.verbose_name, pk, reason)
+        now = args[0]
+        model.objects.filter(pk=pk).update(
+            start_applied_at=Coalesce("start_applied_at", now),
+            end_applied_at=Coalesce("end_applied_at", now),
+            skipped_reason=str(reason)[:255],
+        )
+        return False
+
+
 # --- shifts --------------------------------------------------------------------------------------
 
 
@@ -61,10 +90,10 @@ def shift_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     applied = 0
     ends = Shift.objects.filter(end__lte=now, end_applied_at__isnull=True)
     for pk in _due_ids(ends, "end", batch_size):
-        applied += _shift_end(pk, now)
+        applied += _apply_or_skip(Shift, pk, _shift_end, now)
     starts = Shift.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
     for pk in _due_ids(starts, "start", batch_size):
-        applied += _shift_start(pk, now)
+        applied += _apply_or_skip(Shift, pk, _shift_start, now)
     return applied
 
 
@@ -114,11 +143,11 @@ def appointment_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     applied = 0
     ends = Appointment.objects.filter(end__lte=now, end_applied_at__isnull=True)
     for pk in _due_ids(ends, "end", batch_size):
-        applied += _appointment_end(pk, now)
+        applied += _apply_or_skip(Appointment, pk, _appointment_end, now)
     default = PresenceSettings.load().appointment_default_status
     starts = Appointment.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
     for pk in _due_ids(starts, "start", batch_size):
-        applied += _appointment_start(pk, now, default)
+        applied += _apply_or_skip(Appointment, pk, _appointment_start, now, default)
     return applied
 
 
@@ -193,8 +222,6 @@ def shift_type_save(shift_type: ShiftType, *, actor) -> ShiftType:
 
 def shift_type_delete(shift_type: ShiftType, *, actor) -> None:
     """Delete a shift type no shift uses; otherwise say how many do."""
-    from presence.errors import ApplicationError
-
     used = shift_type.shifts.count()
     if used:
         raise ApplicationError(

@@ -1,10 +1,12 @@
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from presence.models import Channel, Status, Team
+from presence.models import Channel, Status, Team, agent_error
 
 
 class RoutingMethod(models.TextChoices):
@@ -105,6 +107,11 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
 
+    def clean(self) -> None:
+        error = agent_error(self.assignee_id)
+        if error:
+            raise ValidationError({"assignee": error})
+
     @property
     def capability(self) -> str:
         return CAPABILITY_FOR_CHANNEL[TicketChannel(self.channel)]
@@ -112,6 +119,14 @@ class Ticket(models.Model):
     @property
     def is_held(self) -> bool:
         return self.state in HELD_STATES
+
+
+MENTION = re.compile(r"(?<![\w@.])@([\w.@+-]+)")
+
+
+def mentioned_usernames(body: str) -> set[str]:
+    """The @usernames a note mentions (a trailing full stop ends the sentence, not the name)."""
+    return {name.rstrip(".") for name in MENTION.findall(body)}
 
 
 class TicketNote(models.Model):

@@ -4,7 +4,7 @@ from django.db.models import Count, Q, QuerySet
 
 from presence.models import AgentPresence, Team, TeamMembership
 from presence.selectors import is_supervisor
-from tickets.models import Ticket
+from tickets.models import Ticket, mentioned_usernames
 
 
 def ticket_list_for(user) -> QuerySet[Ticket]:
@@ -50,3 +50,32 @@ def team_queue_for(user, limit: int = 50) -> QuerySet[Ticket]:
     return (
         Ticket.objects.unassigned().filter(team_id__in=team_ids).select_related("team").order_by("created_at")[:limit]
     )
+
+
+def _status_of(agent):
+    return (
+        AgentPresence.objects.select_related("status")
+        .filter(agent_id=agent.pk)
+        .values_list("status__name", "status__warn_on_assign", "status__warn_on_mention")
+        .first()
+    )
+
+
+def assign_question(agent) -> str | None:
+    """What to ask before assigning to this agent by hand (T5), or None: "ann is Out of office.
+    Assign anyway?" for a status that warns on assign."""
+    row = _status_of(agent)
+    if row and row[1]:
+        return f"{agent.get_username()} is {row[0]}. Assign anyway?"
+    return None
+
+
+def mention_questions(bodies) -> list[str]:
+    """What to ask before posting notes that mention agents whose status warns on mention."""
+    names = set().union(*(mentioned_usernames(body) for body in bodies)) if bodies else set()
+    if not names:
+        return []
+    rows = AgentPresence.objects.filter(agent__username__in=names, status__warn_on_mention=True).values_list(
+        "agent__username", "status__name"
+    )
+    return [f"{username} is {status}. Mention them anyway?" for username, status in sorted(rows)]

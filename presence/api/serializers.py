@@ -3,6 +3,7 @@ from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from presence.api.fields import AgentField
 from presence.availability import Availability, availability_of
 from presence.models import (
     AgentPresence,
@@ -155,9 +156,7 @@ class AgentSerializer(serializers.Serializer):
     )
     capacity = CapacitySerializer(required=False)
     licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False, default=LicenceType.NAMED)
-    delegate = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(agent_profile__isnull=False), required=False, allow_null=True, default=None
-    )
+    delegate = AgentField(required=False, allow_null=True, default=None)
     presence = serializers.SerializerMethodField()
 
     def validate_username(self, value: str) -> str:
@@ -194,6 +193,4 @@ class AgentUpdateSerializer(AgentSerializer):
     email = EmailOrBlankField()
     teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
     licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False)
-    delegate = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(agent_profile__isnull=False), required=False, allow_null=True
-    )
+    delegate = AgentField(required=False, allow_null=True)

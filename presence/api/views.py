@@ -223,12 +223,13 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
     def check_permissions(self, request):
         super().check_permissions(request)
         user = request.user
-        if self.action in ("create", "partial_update"):
-            if not (
-                user.is_staff
-                and user.has_perm(f"presence.{'add' if self.action == 'create' else 'change'}_agentprofile")
-            ):
-                raise PermissionDenied("Only administrators can provision or edit agents.")
+        if self.action == "create":
+            # Provisioning creates the user account too: accounts stay with admins (roles.py).
+            if not (user.is_staff and user.has_perms(["auth.add_user", "presence.add_agentprofile"])):
+                raise PermissionDenied("Only administrators can provision agents: it creates a user account.")
+        elif self.action == "partial_update":
+            if not (user.is_staff and user.has_perm("presence.change_agentprofile")):
+                raise PermissionDenied("Only administrators and supervisors can edit agents.")
         elif self.action in ("list", "change_status") and not is_supervisor(user):
             raise PermissionDenied("Only supervisors can do this.")
 
@@ -292,6 +293,10 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         profile = self.get_object()
         serializer = AgentUpdateSerializer(data=request.data, partial=True, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
+        email = serializer.validated_data.get("email", profile.user.email)
+        if email != profile.user.email and not request.user.has_perm("auth.change_user"):
+            # The e-mail address belongs to the user account, which stays with admins.
+            raise PermissionDenied("Only administrators can change an agent's e-mail address.")
         services.agent_update(profile, actor=request.user, **serializer.validated_data)
         profile = selectors.agent_list().get(pk=profile.pk)
         return Response(AgentUpdateSerializer(profile, context={"workloads": workloads([profile.pk])}).data)

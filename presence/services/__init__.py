@@ -2,13 +2,19 @@
 
 from presence.services.agents import (
     agent_create,
+    agent_profile_delete,
     agent_profile_save,
     agent_set_teams,
     agent_update,
+    team_membership_delete,
+    team_membership_save,
+    team_save,
     team_set_members,
 )
 from presence.services.approvals import (
+    BulkStatusResult,
     presence_change_status_by_supervisor,
+    presences_change_status_by_supervisor,
     status_request_approve,
     status_request_reject,
 )
@@ -25,7 +31,7 @@ from presence.services.automation import (
     presence_kick_out_unanswered,
     presence_record_activity,
 )
-from presence.services.catalogue import status_delete, status_save
+from presence.services.catalogue import status_delete, status_save, status_set_enabled
 from presence.services.config import presence_settings_update
 from presence.services.status_change import (
     presence_cancel_finishing,
@@ -37,7 +43,9 @@ from presence.services.status_change import (
 )
 
 __all__ = [
+    "BulkStatusResult",
     "agent_create",
+    "agent_profile_delete",
     "agent_profile_save",
     "agent_session_forget",
     "agent_session_track",
@@ -60,9 +68,14 @@ __all__ = [
     "presence_record_heartbeat",
     "presence_request_status",
     "presence_settings_update",
+    "presences_change_status_by_supervisor",
     "status_delete",
     "status_request_approve",
     "status_request_reject",
     "status_save",
+    "status_set_enabled",
+    "team_membership_delete",
+    "team_membership_save",
+    "team_save",
     "team_set_members",
 ]

@@ -3,7 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from presence.models import AgentPresence, AgentProfile, Channel, Status, TeamMembership
+from presence.models import AgentPresence, AgentProfile, Channel, Status, Team, TeamMembership
 
 PROFILE_FIELDS = ("licence_type", "delegate")
 
@@ -83,6 +83,33 @@ def agent_profile_save(profile: AgentProfile, *, actor) -> AgentProfile:
         profile.save()
         presence_ensure(profile.user)
     return profile
+
+
+def agent_profile_delete(profile: AgentProfile, *, actor) -> None:
+    """Take away a user's agent profile (the user account stays)."""
+    with transaction.atomic():
+        profile._history_user = actor
+        profile.delete()
+
+
+def team_save(team: Team, *, actor) -> Team:
+    """Create or rename a team (its routing is the tickets app's: tickets.services.team_save)."""
+    with transaction.atomic():
+        team.full_clean()
+        team._history_user = actor
+        team.save()
+    return team
+
+
+def team_membership_save(membership: TeamMembership, *, actor) -> TeamMembership:
+    """Add an agent to a team, or change whether the membership is active (admin inline)."""
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+def team_membership_delete(membership: TeamMembership, *, actor) -> None:
+    membership.delete()
 
 
 def agent_update(

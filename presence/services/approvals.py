@@ -1,4 +1,6 @@
-"""Approval requests (P6) and a supervisor's direct status change (U3)."""
+"""Approval requests (P6) and a supervisor's direct status change (U3), one agent or several."""
+
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,10 +41,52 @@ def status_request_reject(request: StatusRequest, *, actor) -> StatusRequest:
         return _decide(request, StatusRequest.State.REJECTED, actor=actor)
 
 
+def supervisor_change_refusal(presence: AgentPresence | None) -> str | None:
+    """Why a supervisor may not set this agent's status now (None: they may). Agents who are
+    Offline are not signed in, so there is nobody whose status to change."""
+    if presence is None or presence.status.category == StatusCategory.OFFLINE:
+        name = presence.agent.get_username() if presence is not None else "The agent"
+        return f"{name} is offline: their status can be changed once they sign in."
+    return None
+
+
 def presence_change_status_by_supervisor(agent, status: Status, *, actor, reason: str = "") -> AgentPresence:
-    """A supervisor sets an agent's status from the board or API; not for agents who are Offline
-    (they are not signed in, so there is nobody to change)."""
-    current = AgentPresence.objects.select_related("status").filter(agent_id=agent.pk).first()
-    if current is None or current.status.category == StatusCategory.OFFLINE:
-        raise StatusChangeRefused(f"{agent.get_username()} is offline: their status can be changed once they sign in.")
+    """A supervisor sets an agent's status from the board, the admin or the API (source
+    supervisor); refused for an agent who is Offline."""
+    current = AgentPresence.objects.select_related("status", "agent").filter(agent_id=agent.pk).first()
+    refusal = supervisor_change_refusal(current)
+    if refusal:
+        raise StatusChangeRefused(refusal.replace("The agent", agent.get_username(), 1))
     return presence_change_status(agent, status, actor=actor, source=Source.SUPERVISOR, reason=reason)
+
+
+@dataclass
+class BulkStatusResult:
+    """What a bulk status change did, by username: changed, finishing first (P4), or skipped and why."""
+
+    changed: list[str] = field(default_factory=list)
+    finishing: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def presences_change_status_by_supervisor(agents, status: Status, *, actor, reason: str = "") -> BulkStatusResult:
+    """A supervisor sets one status for several agents (admin's bulk action). Each agent changes in
+    their own transaction, through the same checks as one change: Offline agents are skipped and
+    named, a refusal for one agent does not stop the others, and each change writes its log row."""
+    result = BulkStatusResult()
+    for agent in sorted(agents, key=lambda a: a.pk):
+        name = agent.get_username()
+        before = AgentPresence.objects.filter(agent_id=agent.pk).values_list("status_id", flat=True).first()
+        try:
+            presence = presence_change_status_by_supervisor(agent, status, actor=actor, reason=reason)
+        except ApplicationError as exc:
+            result.skipped[name] = exc.message
+            continue
+        if presence.pending_status_id == status.pk:
+            result.finishing.append(name)
+        elif before == status.pk:
+            result.unchanged.append(name)
+        else:
+            result.changed.append(name)
+    return result

@@ -4,6 +4,7 @@ from datetime import UTC
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from presence.api.fields import AgentField
 from presence.models import Status
 from scheduling.models import Appointment, Shift, ShiftType
 
@@ -30,7 +31,7 @@ def _in_zone(naive, zone: zoneinfo.ZoneInfo, field: str):
 
 
 class ScheduledSerializer(serializers.ModelSerializer):
-    agent = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(agent_profile__isnull=False))
+    agent = AgentField()
     start = LocalDateTimeField()
     end = LocalDateTimeField()
 

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from presence.api.fields import AgentField
 from presence.models import Team
 from tickets.models import MappingAction, ReassignMapping, RoutingMethod, Ticket, TicketNote
 
@@ -44,9 +45,7 @@ class TicketNoteOutputSerializer(serializers.Serializer):
 
 class TeamSerializer(serializers.ModelSerializer):
     routing_method = serializers.ChoiceField(choices=RoutingMethod.choices, required=False)
-    members = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=User.objects.filter(agent_profile__isnull=False), required=False
-    )
+    members = AgentField(many=True, required=False)
 
     class Meta:
         model = Team

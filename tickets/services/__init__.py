@@ -8,33 +8,40 @@ from tickets.services.mappings import (
     tickets_move_for_status_change,
 )
 from tickets.services.routing import team_queue_route, tickets_route, tickets_route_queues
-from tickets.services.teams import team_save
+from tickets.services.teams import team_routing_save, team_save
 from tickets.services.tickets import (
     AssignmentRefused,
+    assignment_refusal,
     ticket_assign,
     ticket_close,
     ticket_create,
+    ticket_delete,
     ticket_mark_opened,
     ticket_note_add,
     ticket_unassign,
     ticket_update,
+    tickets_assign_many,
 )
 
 __all__ = [
     "AssignmentRefused",
+    "assignment_refusal",
     "mapping_delete",
     "mapping_for_change",
     "mapping_save",
     "team_queue_route",
+    "team_routing_save",
     "team_save",
     "ticket_assign",
     "ticket_close",
     "ticket_create",
+    "ticket_delete",
     "ticket_mark_opened",
     "ticket_note_add",
     "ticket_unassign",
     "ticket_update",
     "tickets_ask_still_working",
+    "tickets_assign_many",
     "tickets_move_for_status_change",
     "tickets_route",
     "tickets_route_queues",

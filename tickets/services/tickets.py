@@ -1,5 +1,3 @@
-import re
-
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -7,12 +5,10 @@ from django.utils import timezone
 from presence.errors import ApplicationError
 from presence.models import AgentPresence, AgentProfile, Status, StatusCategory
 from presence.services import presence_answer_still_working, presence_complete_finishing
-from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState
+from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState, mentioned_usernames
 from tickets.services.routing import team_queue_route, tickets_route
 
 User = get_user_model()
-
-MENTION = re.compile(r"(?<![\w@.])@([\w.@+-]+)")
 
 
 class AssignmentRefused(ApplicationError):
@@ -56,24 +52,35 @@ def ticket_create(*, actor, subject: str, channel: str = "email", team=None, lin
     return ticket
 
 
+def assignment_refusal(ticket: Ticket, agent) -> str | None:
+    """Why `agent` may not be given `ticket` by hand (None: they may): a closed ticket, someone who
+    is not an agent, an agent who is Offline or lacks the channel's capability. The admin's form
+    asks before saving anything; ticket_assign asks again under the ticket's lock."""
+    if ticket.state == TicketState.CLOSED:
+        return f"Ticket #{ticket.pk} is closed." if ticket.pk else "A closed ticket cannot be assigned."
+    profile = AgentProfile.objects.filter(user_id=agent.pk).first()
+    presence = AgentPresence.objects.select_related("status").filter(agent_id=agent.pk).first()
+    if profile is None or presence is None:
+        return f"{agent.get_username()} is not an agent."
+    if presence.status.category == StatusCategory.OFFLINE:
+        return f"{agent.get_username()} is offline and cannot be assigned tickets."
+    if not profile.has_capability(ticket.capability):
+        return (
+            f"{agent.get_username()} cannot handle {ticket.get_channel_display().lower()} tickets "
+            f"(no {ticket.capability} capability)."
+        )
+    return None
+
+
 def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
     """Assign by hand (admin, API). Refuses an agent who is Offline, lacks the channel's capability
     or is not an agent; returns the warnings the agent's status asks for (they do not block)."""
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        if ticket.state == TicketState.CLOSED:
-            raise AssignmentRefused(f"Ticket #{ticket.pk} is closed.")
-        profile = AgentProfile.objects.filter(user_id=agent.pk).first()
-        presence = AgentPresence.objects.select_related("status").filter(agent_id=agent.pk).first()
-        if profile is None or presence is None:
-            raise AssignmentRefused(f"{agent.get_username()} is not an agent.")
-        if presence.status.category == StatusCategory.OFFLINE:
-            raise AssignmentRefused(f"{agent.get_username()} is offline and cannot be assigned tickets.")
-        if not profile.has_capability(ticket.capability):
-            raise AssignmentRefused(
-                f"{agent.get_username()} cannot handle {ticket.get_channel_display().lower()} tickets "
-                f"(no {ticket.capability} capability)."
-            )
+        refusal = assignment_refusal(ticket, agent)
+        if refusal:
+            raise AssignmentRefused(refusal)
+        presence = AgentPresence.objects.select_related("status").get(agent_id=agent.pk)
         warnings = [w for w in [status_warning(agent, presence.status)] if w]
         previous = ticket.assignee_id
         if previous == agent.pk:
@@ -88,6 +95,21 @@ def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
             _after_commit_finish(previous)
             _after_commit_route_queue(ticket.team_id)
     return ticket, warnings
+
+
+def tickets_assign_many(tickets, agent, *, actor) -> tuple[list[Ticket], list[str], list[str]]:
+    """Assign several tickets by hand (admin's bulk action), each through ticket_assign: returns
+    the assigned tickets, the warnings (once each) and a sentence for each refused ticket."""
+    assigned, warnings, refused = [], [], []
+    for ticket in tickets:
+        try:
+            ticket, ticket_warnings = ticket_assign(ticket, agent, actor=actor)
+        except ApplicationError as exc:
+            refused.append(f"#{ticket.pk}: {exc.message}")
+            continue
+        assigned.append(ticket)
+        warnings += [w for w in ticket_warnings if w not in warnings]
+    return assigned, warnings, refused
 
 
 def ticket_unassign(ticket: Ticket, *, actor) -> Ticket:
@@ -120,6 +142,16 @@ def ticket_close(ticket: Ticket, *, actor) -> Ticket:
         _after_commit_finish(ticket.assignee_id)
         _after_commit_route_queue(ticket.team_id)
     return ticket
+
+
+def ticket_delete(ticket: Ticket, *, actor) -> None:
+    """Delete a ticket and its notes; its agent's capacity frees up, and a finishing agent may be done."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        assignee_id = ticket.assignee_id if ticket.is_held else None
+        ticket._history_user = actor
+        ticket.delete()
+        _after_commit_finish(assignee_id)
 
 
 UPDATABLE_FIELDS = {"subject", "channel", "team", "state", "linked_to_chat", "pinned"}
@@ -172,7 +204,7 @@ def ticket_note_add(ticket: Ticket, *, author, body: str) -> tuple[TicketNote, l
     """Add a note; @username mentions are recorded, and warn when the status asks for it (T5)."""
     if not body.strip():
         raise ApplicationError("A note needs some text.")
-    usernames = {name.rstrip(".") for name in MENTION.findall(body)}
+    usernames = mentioned_usernames(body)
     mentioned = list(
         User.objects.filter(username__in=usernames).select_related("presence__status").order_by("username")
     )
