@@ -5,9 +5,10 @@ from presence.models import AgentProfile, StatusRequest
 
 
 def header_status(request) -> dict:
-    """The header dropdown's data (U1) on every page rendered for a signed-in agent."""
+    """The header dropdown's data (U1) on every page rendered for a signed-in agent, the admin's
+    pages included (supervisors who are agents too keep their status in view)."""
     user = getattr(request, "user", None)
-    if not (user and user.is_authenticated) or request.path.startswith("/admin/"):
+    if not (user and user.is_authenticated):
         return {}
     context = {
         "is_supervisor": selectors.is_supervisor(user),

@@ -1,14 +1,17 @@
 import zoneinfo
 
-from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
+from presence.admin import SafeHistoryAdmin
+from presence.admin_pickers import AgentPickerMixin
+from presence.errors import ApplicationError
 from scheduling import services
 from scheduling.models import Appointment, Shift, ShiftType
 
 
 @admin.register(ShiftType)
-class ShiftTypeAdmin(SimpleHistoryAdmin):
+class ShiftTypeAdmin(SafeHistoryAdmin):
     list_display = ["name", "default_status", "end_status"]
     list_select_related = ["default_status", "end_status"]
     search_fields = ["name"]
@@ -16,21 +19,46 @@ class ShiftTypeAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change) -> None:
         services.shift_type_save(obj, actor=request.user)
 
+    def delete_model(self, request, obj) -> None:
+        services.shift_type_delete(obj, actor=request.user)
 
-class ScheduleAdmin(SimpleHistoryAdmin):
-    """Calendar-like: browse by day (date hierarchy) and agent; writes go through the service."""
+    def delete_queryset(self, request, queryset) -> None:
+        for shift_type in queryset:
+            services.shift_type_delete(shift_type, actor=request.user)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.path.rsplit("delete/", 1)[0] + "change/")
+
+    def response_action(self, request, queryset):
+        try:
+            return super().response_action(request, queryset)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class ScheduleAdmin(AgentPickerMixin, SafeHistoryAdmin):
+    """Calendar-like: browse by day (date hierarchy) and agent; writes go through the service.
+    The agent is picked among agents only, by search."""
+
+    agent_fields = ("agent",)
     date_hierarchy = "start"
-    list_filter = ["agent", "start"]
+    list_filter = [("agent", admin.RelatedOnlyFieldListFilter), "start"]
     list_select_related = ["agent", "agent__agent_profile"]
     search_fields = ["agent__username"]
-    autocomplete_fields = ["agent"]
-    readonly_fields = ["start_applied_at", "end_applied_at"]
+    readonly_fields = ["start_applied_at", "end_applied_at", "skipped_reason"]
     ordering = ["start"]
 
     @admin.display(description="agent's local time")
     def local_time(self, obj) -> str:
-        zone = zoneinfo.ZoneInfo(obj.agent.agent_profile.time_zone)
+        profile = getattr(obj.agent, "agent_profile", None)
+        if profile is None:
+            return "-"
+        zone = zoneinfo.ZoneInfo(profile.time_zone)
         start, end = obj.start.astimezone(zone), obj.end.astimezone(zone)
         return f"{start:%a %d %b %H:%M}–{end:%H:%M} {zone.key}"
 
@@ -40,27 +68,36 @@ class ScheduleAdmin(SimpleHistoryAdmin):
     def delete_model(self, request, obj) -> None:
         services.schedule_delete(obj, actor=request.user)
 
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            services.schedule_delete(obj, actor=request.user)
+
 
 @admin.register(Shift)
 class ShiftAdmin(ScheduleAdmin):
-    list_display = ["agent", "shift_type", "start", "end", "local_time", "start_applied_at", "end_applied_at"]
-    list_filter = ["agent", "shift_type", "start"]
+    list_display = [
+        "agent", "shift_type", "start", "end", "local_time", "start_applied_at", "end_applied_at", "skipped_reason",
+    ]  # fmt: skip
+    list_filter = [("agent", admin.RelatedOnlyFieldListFilter), "shift_type", "start"]
     list_select_related = [*ScheduleAdmin.list_select_related, "shift_type"]
-    fields = ["agent", "shift_type", "start", "end", "start_applied_at", "end_applied_at"]
+    fields = ["agent", "shift_type", "start", "end", "start_applied_at", "end_applied_at", "skipped_reason"]
 
 
 @admin.register(Appointment)
 class AppointmentAdmin(ScheduleAdmin):
     list_display = [
-        "subject",
+        "subject", "agent", "agent_status", "start", "end", "local_time", "start_applied_at", "end_applied_at",
+        "skipped_reason",
+    ]  # fmt: skip
+    list_select_related = [*ScheduleAdmin.list_select_related, "agent_status"]
+    search_fields = ["subject", "agent__username"]
+    fields = [
         "agent",
+        "subject",
         "agent_status",
         "start",
         "end",
-        "local_time",
         "start_applied_at",
         "end_applied_at",
+        "skipped_reason",
     ]
-    list_select_related = [*ScheduleAdmin.list_select_related, "agent_status"]
-    search_fields = ["subject", "agent__username"]
-    fields = ["agent", "subject", "agent_status", "start", "end", "start_applied_at", "end_applied_at"]

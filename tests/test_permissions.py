@@ -1,120 +1,138 @@
 """Who may do what: every endpoint and page as anonymous, agent, other agent, supervisor (a member
-of the supervisors group), staff supervisor (as the demo ships `sam`: staff, in the group, with the
-group's view permissions) and admin. A last test checks that no URL is left out of the matrix."""
+of the supervisors group who is not staff), staff supervisor (as the demo ships `sam`: staff, in
+the group, with the group's permissions from the role matrix in code), viewer (staff with every
+view permission and nothing else) and admin. The last tests check that no URL, admin page or
+model is left out of the matrix."""
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
+from django.forms import MultiWidget
 from django.test import Client
-from django.urls import URLResolver, get_resolver, resolve, reverse
+from django.urls import NoReverseMatch, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
-from presence.management.commands.demo_presence import SUPERVISOR_PERMISSIONS
-from presence.models import AgentPresence, Source, Status, StatusChangeLog, StatusRequest
+from presence.models import PresenceSettings, Source, Status, StatusChangeLog, StatusRequest
+from presence.roles import PROJECT_APPS, supervisor_permissions
 from presence.services import presence_change_status
 from scheduling.models import Appointment, Shift, ShiftType
-from tests.factories import PASSWORD, AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
+from tests.factories import PASSWORD, AdminFactory, AgentFactory, SupervisorFactory, TeamFactory, UserFactory
 from tickets.models import ReassignMapping, Ticket
 
 MON_8, MON_9, MON_16 = "2030-01-07T08:00Z", "2030-01-07T09:00Z", "2030-01-07T16:00Z"
-ROLES = ["anonymous", "agent", "other_agent", "supervisor", "staff_supervisor", "admin"]
+ROLES = ["anonymous", "agent", "other_agent", "supervisor", "staff_supervisor", "viewer", "admin"]
 
 # (method, path, body) -> expected status for each role, in ROLES order. "agent" owns the
 # ticket, shift, appointment and request below; "other_agent" is another agent.
 API = [
-    ("post", "/api/v1/auth/token/", {"username": "ann", "password": PASSWORD}, (200,) * 6),
-    ("post", "/api/v1/auth/token/", {"username": "ann", "password": "wrong"}, (400,) * 6),
-    ("get", "/api/v1/", None, (401, 200, 200, 200, 200, 200)),
-    ("get", "/api/v1/statuses/", None, (401, 200, 200, 200, 200, 200)),
-    ("post", "/api/v1/statuses/", {"name": "New", "category": "inactive"}, (401, 403, 403, 403, 403, 201)),
-    ("get", "/api/v1/statuses/{busy}/", None, (401, 200, 200, 200, 200, 200)),
-    ("patch", "/api/v1/statuses/{busy}/", {"color": "#000000"}, (401, 403, 403, 403, 403, 200)),
-    ("delete", "/api/v1/statuses/{unused}/", None, (401, 403, 403, 403, 403, 204)),
-    ("get", "/api/v1/presence/me/", None, (401, 200, 200, 404, 404, 404)),
-    ("post", "/api/v1/presence/me/status/", {"status": "{busy}"}, (401, 200, 200, 404, 404, 404)),
-    ("post", "/api/v1/presence/me/heartbeat/", None, (401, 204, 204, 404, 404, 404)),
-    ("post", "/api/v1/presence/me/activity/", None, (401, 204, 204, 404, 404, 404)),
-    ("post", "/api/v1/presence/me/still-working/", None, (401, 200, 200, 404, 404, 404)),
-    ("get", "/api/v1/presence-settings/", None, (401, 403, 403, 403, 200, 200)),
-    ("patch", "/api/v1/presence-settings/", {"kick_out_minutes": 20}, (401, 403, 403, 403, 403, 200)),
-    ("get", "/api/v1/agents/", None, (401, 403, 403, 200, 200, 200)),
+    ("post", "/api/v1/auth/token/", {"username": "ann", "password": PASSWORD}, (200,) * 7),
+    ("post", "/api/v1/auth/token/", {"username": "ann", "password": "wrong"}, (400,) * 7),
+    ("get", "/api/v1/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("get", "/api/v1/statuses/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("post", "/api/v1/statuses/", {"name": "New", "category": "inactive"}, (401, 403, 403, 403, 201, 403, 201)),
+    ("get", "/api/v1/statuses/{busy}/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("patch", "/api/v1/statuses/{busy}/", {"color": "#000000"}, (401, 403, 403, 403, 200, 403, 200)),
+    ("delete", "/api/v1/statuses/{unused}/", None, (401, 403, 403, 403, 204, 403, 204)),
+    ("get", "/api/v1/presence/me/", None, (401, 200, 200, 404, 404, 404, 404)),
+    ("post", "/api/v1/presence/me/status/", {"status": "{busy}"}, (401, 200, 200, 404, 404, 404, 404)),
+    ("post", "/api/v1/presence/me/heartbeat/", None, (401, 204, 204, 404, 404, 404, 404)),
+    ("post", "/api/v1/presence/me/activity/", None, (401, 204, 204, 404, 404, 404, 404)),
+    ("post", "/api/v1/presence/me/still-working/", None, (401, 200, 200, 404, 404, 404, 404)),
+    ("get", "/api/v1/presence-settings/", None, (401, 403, 403, 403, 200, 200, 200)),
+    ("patch", "/api/v1/presence-settings/", {"kick_out_minutes": 20}, (401, 403, 403, 403, 200, 403, 200)),
+    ("get", "/api/v1/agents/", None, (401, 403, 403, 200, 200, 403, 200)),
+    # Provisioning creates a user account: admins only (roles.py).
     ("post", "/api/v1/agents/", {"username": "newbie", "password": "a-long-enough-pass"},
-     (401, 403, 403, 403, 403, 201)),
-    ("get", "/api/v1/agents/{agent}/", None, (401, 200, 403, 200, 200, 200)),
-    ("patch", "/api/v1/agents/{agent}/", {"licence_type": "concurrent"}, (401, 403, 403, 403, 403, 200)),
-    ("post", "/api/v1/agents/{agent}/status/", {"status": "{busy}"}, (401, 403, 403, 200, 200, 200)),
-    ("get", "/api/v1/status-log/", None, (401, 200, 200, 200, 200, 200)),
-    ("get", "/api/v1/status-log/{log}/", None, (401, 200, 404, 200, 200, 200)),
-    ("get", "/api/v1/status-requests/", None, (401, 200, 200, 200, 200, 200)),
-    ("get", "/api/v1/status-requests/{request}/", None, (401, 200, 404, 200, 200, 200)),
-    ("post", "/api/v1/status-requests/{request}/approve/", None, (401, 403, 403, 200, 200, 200)),
-    ("post", "/api/v1/status-requests/{request}/reject/", None, (401, 403, 403, 200, 200, 200)),
-    ("get", "/api/v1/tickets/", None, (401, 200, 200, 200, 200, 200)),
-    ("post", "/api/v1/tickets/", {"subject": "Help"}, (401, 201, 201, 201, 201, 201)),
-    ("get", "/api/v1/tickets/{ticket}/", None, (401, 200, 404, 200, 200, 200)),
-    ("patch", "/api/v1/tickets/{ticket}/", {"pinned": True}, (401, 200, 404, 200, 200, 200)),
-    ("delete", "/api/v1/tickets/{ticket}/", None, (401, 405, 405, 405, 405, 405)),
-    ("post", "/api/v1/tickets/{ticket}/assign/", {"agent": "{agent}"}, (401, 200, 404, 200, 200, 200)),
-    ("post", "/api/v1/tickets/{ticket}/notes/", {"body": "hi"}, (401, 201, 404, 201, 201, 201)),
-    ("post", "/api/v1/tickets/{ticket}/close/", None, (401, 200, 404, 200, 200, 200)),
-    ("get", "/api/v1/teams/", None, (401, 200, 200, 200, 200, 200)),
-    ("post", "/api/v1/teams/", {"name": "New team"}, (401, 403, 403, 403, 403, 201)),
-    ("get", "/api/v1/teams/{team}/", None, (401, 200, 200, 200, 200, 200)),
-    ("patch", "/api/v1/teams/{team}/", {"routing_method": "round_robin"}, (401, 403, 403, 403, 403, 200)),
-    ("get", "/api/v1/live-chat/availability/", None, (401, 200, 200, 200, 200, 200)),
-    ("get", "/api/v1/reassign-mappings/", None, (401, 200, 200, 200, 200, 200)),
+     (401, 403, 403, 403, 403, 403, 201)),
+    ("get", "/api/v1/agents/{agent}/", None, (401, 200, 403, 200, 200, 403, 200)),
+    ("patch", "/api/v1/agents/{agent}/", {"licence_type": "concurrent"}, (401, 403, 403, 403, 200, 403, 200)),
+    ("patch", "/api/v1/agents/{agent}/", {"email": "new@example.com"}, (401, 403, 403, 403, 403, 403, 200)),
+    ("post", "/api/v1/agents/{agent}/status/", {"status": "{busy}"}, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/status-log/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("get", "/api/v1/status-log/{log}/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("get", "/api/v1/status-requests/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("get", "/api/v1/status-requests/{request}/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("post", "/api/v1/status-requests/{request}/approve/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("post", "/api/v1/status-requests/{request}/reject/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/tickets/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("post", "/api/v1/tickets/", {"subject": "Help"}, (401, 201, 201, 201, 201, 201, 201)),
+    ("get", "/api/v1/tickets/{ticket}/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("patch", "/api/v1/tickets/{ticket}/", {"pinned": True}, (401, 200, 404, 200, 200, 404, 200)),
+    ("delete", "/api/v1/tickets/{ticket}/", None, (401, 405, 405, 405, 405, 405, 405)),
+    ("post", "/api/v1/tickets/{ticket}/assign/", {"agent": "{agent}"}, (401, 200, 404, 200, 200, 404, 200)),
+    ("post", "/api/v1/tickets/{ticket}/notes/", {"body": "hi"}, (401, 201, 404, 201, 201, 404, 201)),
+    ("post", "/api/v1/tickets/{ticket}/close/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("get", "/api/v1/teams/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("post", "/api/v1/teams/", {"name": "New team"}, (401, 403, 403, 403, 201, 403, 201)),
+    ("get", "/api/v1/teams/{team}/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("patch", "/api/v1/teams/{team}/", {"routing_method": "round_robin"}, (401, 403, 403, 403, 200, 403, 200)),
+    ("get", "/api/v1/live-chat/availability/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("get", "/api/v1/reassign-mappings/", None, (401, 200, 200, 200, 200, 200, 200)),
     ("post", "/api/v1/reassign-mappings/", {"to_status": "{meeting}", "action": "unassign"},
-     (401, 403, 403, 403, 403, 201)),
-    ("get", "/api/v1/reassign-mappings/{mapping}/", None, (401, 200, 200, 200, 200, 200)),
-    ("patch", "/api/v1/reassign-mappings/{mapping}/", {"action": "reroute"}, (401, 403, 403, 403, 403, 200)),
-    ("delete", "/api/v1/reassign-mappings/{mapping}/", None, (401, 403, 403, 403, 403, 204)),
-    ("get", "/api/v1/shift-types/", None, (401, 200, 200, 200, 200, 200)),
-    ("post", "/api/v1/shift-types/", {"name": "Late", "default_status": "{busy}"}, (401, 403, 403, 403, 403, 201)),
-    ("get", "/api/v1/shift-types/{shift_type}/", None, (401, 200, 200, 200, 200, 200)),
-    ("patch", "/api/v1/shift-types/{shift_type}/", {"name": "Earlier"}, (401, 403, 403, 403, 403, 200)),
-    ("get", "/api/v1/shifts/", None, (401, 200, 200, 200, 200, 200)),
+     (401, 403, 403, 403, 201, 403, 201)),
+    ("get", "/api/v1/reassign-mappings/{mapping}/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("patch", "/api/v1/reassign-mappings/{mapping}/", {"action": "reroute"}, (401, 403, 403, 403, 200, 403, 200)),
+    ("delete", "/api/v1/reassign-mappings/{mapping}/", None, (401, 403, 403, 403, 204, 403, 204)),
+    ("get", "/api/v1/shift-types/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("post", "/api/v1/shift-types/", {"name": "Late", "default_status": "{busy}"},
+     (401, 403, 403, 403, 201, 403, 201)),
+    ("get", "/api/v1/shift-types/{shift_type}/", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("patch", "/api/v1/shift-types/{shift_type}/", {"name": "Earlier"}, (401, 403, 403, 403, 200, 403, 200)),
+    ("get", "/api/v1/shifts/", None, (401, 200, 200, 200, 200, 200, 200)),
     ("post", "/api/v1/shifts/", {"agent": "{agent}", "shift_type": "{shift_type}", "start": "2030-01-08T08:00Z",
-                                 "end": "2030-01-08T16:00Z"}, (401, 201, 403, 201, 201, 201)),  # fmt: skip
-    ("get", "/api/v1/shifts/{shift}/", None, (401, 200, 404, 200, 200, 200)),
-    ("patch", "/api/v1/shifts/{shift}/", {"end": "2030-01-07T17:00Z"}, (401, 200, 404, 200, 200, 200)),
-    ("delete", "/api/v1/shifts/{shift}/", None, (401, 204, 404, 204, 204, 204)),
-    ("get", "/api/v1/appointments/", None, (401, 200, 200, 200, 200, 200)),
+                                 "end": "2030-01-08T16:00Z"}, (401, 201, 403, 201, 201, 403, 201)),
+    ("get", "/api/v1/shifts/{shift}/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("patch", "/api/v1/shifts/{shift}/", {"end": "2030-01-07T17:00Z"}, (401, 200, 404, 200, 200, 404, 200)),
+    ("delete", "/api/v1/shifts/{shift}/", None, (401, 204, 404, 204, 204, 404, 204)),
+    ("get", "/api/v1/appointments/", None, (401, 200, 200, 200, 200, 200, 200)),
     ("post", "/api/v1/appointments/", {"agent": "{agent}", "subject": "Review", "start": "2030-01-08T10:00Z",
-                                       "end": "2030-01-08T11:00Z"}, (401, 201, 403, 201, 201, 201)),  # fmt: skip
-    ("get", "/api/v1/appointments/{appointment}/", None, (401, 200, 404, 200, 200, 200)),
-    ("patch", "/api/v1/appointments/{appointment}/", {"subject": "1:1 moved"}, (401, 200, 404, 200, 200, 200)),
-    ("delete", "/api/v1/appointments/{appointment}/", None, (401, 204, 404, 204, 204, 204)),
-    ("get", "/api/v1/reports/workload/", None, (401, 403, 403, 200, 200, 200)),
-    ("get", "/api/v1/reports/time-in-status/", None, (401, 403, 403, 200, 200, 200)),
-    ("get", "/api/v1/reports/status-log/", None, (401, 403, 403, 200, 200, 200)),
-    ("get", "/api/v1/reports/schedule-compliance/", None, (401, 403, 403, 200, 200, 200)),
-    ("get", "/api/v1/reports/no-such-report/", None, (401, 403, 403, 404, 404, 404)),
+                                       "end": "2030-01-08T11:00Z"}, (401, 201, 403, 201, 201, 403, 201)),
+    ("get", "/api/v1/appointments/{appointment}/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("patch", "/api/v1/appointments/{appointment}/", {"subject": "1:1 moved"}, (401, 200, 404, 200, 200, 404, 200)),
+    ("delete", "/api/v1/appointments/{appointment}/", None, (401, 204, 404, 204, 204, 404, 204)),
+    ("get", "/api/v1/reports/workload/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/reports/time-in-status/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/reports/status-log/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/reports/schedule-compliance/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/reports/no-such-report/", None, (401, 403, 403, 404, 404, 403, 404)),
 ]  # fmt: skip
 
 # Pages (GET): agents' pages, the board, the admin's report page, the API docs, sign-in.
 PAGES = [
-    ("/", (302, 200, 200, 200, 200, 200)),
-    ("/healthz", (200,) * 6),
-    ("/accounts/login/", (200,) * 6),
-    ("/status/state/", (302, 200, 200, 404, 404, 404)),
-    ("/board/", (302, 302, 302, 200, 200, 200)),
-    ("/board/rows/", (302, 302, 302, 200, 200, 200)),
-    ("/board/agents/{agent}/", (302, 302, 302, 200, 200, 200)),
-    ("/admin/", (302, 302, 302, 302, 200, 200)),
-    ("/admin/reports/", (302, 302, 302, 302, 200, 200)),
-    ("/api/docs/", (200,) * 6),
-    ("/api/schema/", (200,) * 6),
+    ("/", (302, 200, 200, 200, 200, 200, 200)),
+    ("/healthz", (200,) * 7),
+    ("/accounts/login/", (200,) * 7),
+    ("/status/state/", (302, 200, 200, 404, 404, 404, 404)),
+    ("/board/", (302, 302, 302, 200, 200, 302, 200)),
+    ("/board/rows/", (302, 302, 302, 200, 200, 302, 200)),
+    ("/board/agents/{agent}/", (302, 302, 302, 200, 200, 302, 200)),
+    ("/admin/", (302, 302, 302, 302, 200, 200, 200)),
+    ("/admin/reports/", (302, 302, 302, 302, 200, 302, 200)),
+    (
+        "/admin/presence/agentprofile/pick/?app_label=scheduling&model_name=shift&field_name=agent",
+        (302, 302, 302, 302, 200, 200, 200),
+    ),
+    (
+        "/admin/presence/agentprofile/pick/?app_label=presence&model_name=agentprofile&field_name=user",
+        (302, 302, 302, 302, 200, 403, 200),
+    ),
+    (
+        "/admin/presence/agentprofile/pick/?app_label=presence&model_name=status&field_name=return_status",
+        (302, 302, 302, 302, 403, 403, 403),
+    ),
+    ("/api/docs/", (200,) * 7),
+    ("/api/schema/", (200,) * 7),
 ]
 
 # Form posts from the agents' pages, as their script sends them (asking for JSON, so refusals
 # show as status codes; without JavaScript the same views redirect back with a message), and
 # the board's decision and sign-out, which redirect. Anonymous users go to the sign-in page.
 POSTS = [
-    ("/status/", {"status": "{busy}"}, True, (302, 200, 200, 404, 404, 404)),
-    ("/status/finishing/cancel/", {}, True, (302, 200, 200, 404, 404, 404)),
-    ("/status/still-working/", {}, True, (302, 200, 200, 404, 404, 404)),
-    ("/board/requests/{request}/approve/", {}, False, (302,) * 6),
-    ("/accounts/logout/", {}, False, (302,) * 6),
+    ("/status/", {"status": "{busy}"}, True, (302, 200, 200, 404, 404, 404, 404)),
+    ("/status/finishing/cancel/", {}, True, (302, 200, 200, 404, 404, 404, 404)),
+    ("/status/still-working/", {}, True, (302, 200, 200, 404, 404, 404, 404)),
+    ("/board/requests/{request}/approve/", {}, False, (302,) * 7),
+    ("/accounts/logout/", {}, False, (302,) * 7),
 ]
 
 # Built-in account views this project only wires up (Django's own, with their own tests).
@@ -137,9 +155,9 @@ def world(db, statuses):
     staff_supervisor = SupervisorFactory(username="sam")
     staff_supervisor.is_staff = True
     staff_supervisor.save()
-    Group.objects.get(name="supervisors").permissions.set(
-        Permission.objects.filter(content_type__app_label="presence", codename__in=SUPERVISOR_PERMISSIONS)
-    )
+    viewer = UserFactory(username="vic", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    PresenceSettings.load().save()  # a version in the settings' history
     ids = {
         "agent": agent.pk,
         "busy": statuses["busy"].pk,
@@ -160,6 +178,7 @@ def world(db, statuses):
         "other_agent": other,
         "supervisor": SupervisorFactory(username="sue"),
         "staff_supervisor": staff_supervisor,
+        "viewer": viewer,
         "admin": AdminFactory(username="root"),
     }
     return ids, users
@@ -224,8 +243,6 @@ def test_only_supervisors_decide_requests_from_the_board(world):
 
 # --- every admin page ---------------------------------------------------------------------------
 
-# What the staff supervisor may see (the view permissions the demo gives the supervisors group).
-SUPERVISOR_VIEWS = {f"presence.{c.removeprefix('view_')}" for c in SUPERVISOR_PERMISSIONS if c.startswith("view_")}
 # Admins whose add or delete pages are switched off for everyone: rows made by the system only.
 SYSTEM_ROWS = {
     "presence.agentpresence",
@@ -233,41 +250,58 @@ SYSTEM_ROWS = {
     "presence.statusrequest",
     "presence.presencesettings",
 }
+# Admins that show a row read-only to everyone (changes happen elsewhere: the status service,
+# the list's decision actions): their change page is a view page, history has no revert.
+READ_ONLY_ROWS = {"presence.statuschangelog", "presence.statusrequest"}
+# One row of every project model that has an admin: its change, history and delete pages are
+# tested, and for models with django-simple-history its history versions (GET and POST).
+ROW_OF = {
+    "presence.status": "unused", "presence.team": "team", "presence.agentprofile": "agent",
+    "presence.agentpresence": "agent", "presence.statuschangelog": "log", "presence.statusrequest": "request",
+    "presence.presencesettings": None, "tickets.ticket": "ticket", "tickets.reassignmapping": "mapping",
+    "scheduling.shifttype": "shift_type", "scheduling.shift": "shift", "scheduling.appointment": "appointment",
+}  # fmt: skip
 
 
-def _admin_pages(ids) -> dict[str, str]:
+def _row_pk(label: str, ids) -> int:
+    return 1 if ROW_OF[label] is None else ids[ROW_OF[label]]
+
+
+def _admin_pages(ids) -> dict[str, tuple[str, str]]:
     """Every registered model's changelist and add page, and for this project's own models the
-    change, history and delete pages of one row. Maps the URL to the model's label."""
-    rows = {
-        "presence.status": ids["busy"], "presence.team": ids["team"], "presence.agentprofile": ids["agent"],
-        "presence.agentpresence": AgentPresence.objects.get(agent_id=ids["agent"]).pk,
-        "presence.statuschangelog": ids["log"], "presence.statusrequest": ids["request"],
-        "presence.presencesettings": 1, "tickets.ticket": ids["ticket"], "tickets.reassignmapping": ids["mapping"],
-        "scheduling.shifttype": ids["shift_type"], "scheduling.shift": ids["shift"],
-        "scheduling.appointment": ids["appointment"],
-    }  # fmt: skip
+    change, history and delete pages of one row. Maps the URL to (model label, page)."""
     pages = {}
     for model in admin.site._registry:
         label, info = model._meta.label_lower, (model._meta.app_label, model._meta.model_name)
-        pages[reverse("admin:{}_{}_changelist".format(*info))] = label
-        pages[reverse("admin:{}_{}_add".format(*info))] = label
-        if label in rows:
+        pages[reverse("admin:{}_{}_changelist".format(*info))] = (label, "changelist")
+        pages[reverse("admin:{}_{}_add".format(*info))] = (label, "add")
+        if model._meta.app_label in PROJECT_APPS:
             for page in ("change", "history", "delete"):
-                pages[reverse("admin:{}_{}_{}".format(*info, page), args=[rows[label]])] = label
+                url = reverse("admin:{}_{}_{}".format(*info, page), args=[_row_pk(label, ids)])
+                pages[url] = (label, page)
     return pages
 
 
-def _expected_admin(role: str, url: str, label: str) -> int:
-    if role not in ("staff_supervisor", "admin"):
-        return 302  # not staff: to the admin's sign-in page
-    page = url.rstrip("/").rsplit("/", 1)[-1]  # add, change, history, delete, or the list's model name
-    if label == "presence.presencesettings" and page == "presencesettings":
-        return 302  # the singleton's list goes straight to its one page
-    if page in ("add", "delete") and label in SYSTEM_ROWS:
-        return 403
+def _perms(role: str, label: str) -> set[str]:
+    """The actions a role has on a model, by the role matrix in code."""
     if role == "admin":
-        return 200
-    return 200 if page not in ("add", "delete") and label in SUPERVISOR_VIEWS else 403
+        return {"view", "add", "change", "delete"}
+    if role == "viewer":
+        return {"view"}
+    if role == "staff_supervisor":
+        return set(supervisor_permissions().get(label, ()))
+    return set()
+
+
+def _expected_admin(role: str, label: str, page: str) -> int:
+    if role not in ("staff_supervisor", "viewer", "admin"):
+        return 302  # not staff: to the admin's sign-in page
+    perms = _perms(role, label)
+    if label == "presence.presencesettings" and page == "changelist":
+        return 302  # the singleton's list goes straight to its one page
+    if page in ("add", "delete"):
+        return 200 if page in perms and label not in SYSTEM_ROWS else 403
+    return 200 if perms & {"view", "change"} else 403
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -277,8 +311,88 @@ def test_every_admin_page(world, role):
     pages = _admin_pages(ids)
     assert len(pages) > 60
     got = {url: client.get(url).status_code for url in pages}
-    expected = {url: _expected_admin(role, url, label) for url, label in pages.items()}
+    expected = {url: _expected_admin(role, label, page) for url, (label, page) in pages.items()}
     assert got == expected
+
+
+# --- history pages: a version is viewed with view permission, reverted with change permission ----
+
+
+def _history_admins():
+    return [(m, a) for m, a in admin.site._registry.items() if hasattr(a, "history_form_view")]
+
+
+def _form_data(form) -> dict:
+    """What a browser would post for an unbound form as shown (its initial values)."""
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        widget = getattr(field.widget, "widget", field.widget)  # past RelatedFieldWidgetWrapper
+        if isinstance(widget, MultiWidget):
+            for i, part in enumerate(widget.decompress(value)):
+                data[f"{name}_{i}"] = "" if part is None else str(part)
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list | tuple):
+            data[name] = [getattr(v, "pk", v) for v in value]
+        else:
+            data[name] = "" if value is None else getattr(value, "pk", value)
+    return data
+
+
+def _version(model, pk):
+    return model.history.filter(**{model._meta.pk.attname: pk}).latest("history_date")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_history_versions_view_and_revert(world, role, rf):
+    ids, users = world
+    client = _client(Client, users[role])
+    checked = 0
+    for model, model_admin in _history_admins():
+        label = model._meta.label_lower
+        pk = _row_pk(label, ids)
+        version = _version(model, pk)
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_simple_history", args=[pk, version.pk])
+        perms = _perms(role, label)
+        staff = role in ("staff_supervisor", "viewer", "admin")
+        assert client.get(url).status_code == (200 if staff and perms & {"view", "change"} else 302 if not staff
+                                               else 403), (role, url)  # fmt: skip
+        request = rf.get(url)
+        request.user = users["admin"]
+        form = model_admin.get_form(request, version.instance)(instance=version.instance)
+        before = model.history.filter(**{model._meta.pk.attname: pk}).count()
+        response = client.post(url, _form_data(form))
+        allowed = staff and "change" in perms
+        assert response.status_code == (302 if allowed or not staff else 403), (role, url, response.content[:2000])
+        if not allowed:  # nothing changed: no new version
+            assert model.history.filter(**{model._meta.pk.attname: pk}).count() == before, (role, url)
+        checked += 1
+    assert checked >= 9
+
+
+def test_a_view_only_staff_user_cannot_turn_the_status_log_off_through_history(world):
+    ids, users = world
+    config = PresenceSettings.load()
+    version = config.history.latest("history_date")
+    url = reverse("admin:presence_presencesettings_simple_history", args=[1, version.pk])
+    data = {
+        "login_status": config.login_status_id,
+        "idle_warning_seconds": 60,
+        "auto_offline_minutes": 10,
+        "auto_offline_status": config.auto_offline_status_id,
+        "kick_out_minutes": 15,
+    }  # fmt: skip  (log_status_changes unticked)
+    assert _client(Client, users["viewer"]).post(url, data).status_code == 403
+    assert PresenceSettings.load().log_status_changes is True
+    assert _client(Client, users["staff_supervisor"]).post(url, data).status_code == 302
+    assert PresenceSettings.load().log_status_changes is False
+
+
+def test_agent_presence_has_no_revert(world):
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:presence_agentpresence_simple_history", args=[1, 1])
 
 
 # --- nothing left out ---------------------------------------------------------------------------
@@ -299,3 +413,16 @@ def test_the_matrix_covers_every_url(world):
     covered = {resolve(_fill(path, ids).split("?")[0]).url_name for path in paths}
     missing = set(_url_names(get_resolver().url_patterns)) - covered - NOT_IN_MATRIX
     assert not missing, f"URLs without a row in the permission matrix: {sorted(missing)}"
+
+
+def test_the_matrix_covers_every_model():
+    """A new model of the project needs a row in the role matrix (its app's supervisor_permissions)
+    and, when it has an admin, a row in ROW_OF above."""
+    from django.apps import apps
+
+    matrix = supervisor_permissions()
+    models = [m for label in PROJECT_APPS for m in apps.get_app_config(label).get_models()
+              if not m.__name__.startswith("Historical")]  # fmt: skip
+    assert not [m._meta.label_lower for m in models if m._meta.label_lower not in matrix]
+    registered = {m._meta.label_lower for m in admin.site._registry if m._meta.app_label in PROJECT_APPS}
+    assert registered - set(ROW_OF) == set(), "admin pages without a row in ROW_OF"

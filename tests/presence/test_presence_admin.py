@@ -41,20 +41,21 @@ def test_status_changelist_shows_swatches_emoji_and_flags(admin_client_, statuse
     html = page.content.decode()
     assert page.status_code == 200
     assert "background:#2E7D32" in html and "🍽️" in html
-    assert html.count('<img src="/static/admin/img/icon-yes.svg"') >= 3  # flags as boolean columns
+    assert html.count('<img src="/static/admin/img/icon-yes.svg"') >= 2  # flags as boolean columns
+    assert "30 min → Available" in html and "Offline · system" in html
 
 
 def test_status_changelist_filters_and_search(admin_client_, statuses):
     inactive = admin_client_.get(
         reverse("admin:presence_status_changelist") + "?category__exact=inactive"
     ).content.decode()
-    assert "Lunch" in inactive and ">Available<" not in inactive
+    assert "Lunch" in inactive and "🟢 Available" not in inactive
     receiving = admin_client_.get(
         reverse("admin:presence_status_changelist") + "?can_receive__exact=1"
     ).content.decode()
-    assert ">Available<" in receiving and ">Busy<" not in receiving
+    assert "🟢 Available" in receiving and "🔴 Busy" not in receiving
     found = admin_client_.get(reverse("admin:presence_status_changelist") + "?q=break").content.decode()
-    assert "Short break" in found and ">Meeting<" not in found
+    assert "Short break" in found and "👥 Meeting" not in found
 
 
 def test_add_status_saves_with_history(admin_client_, admin_user):
@@ -189,38 +190,50 @@ def test_settings_form_validation_and_save(admin_client_, admin_user, statuses, 
 def test_presence_changelist_and_status_change_through_the_service(
     admin_client_, admin_user, statuses, django_assert_max_num_queries
 ):
-    agents = [AgentFactory() for _ in range(10)]
+    agents = [AgentFactory(status=statuses["available"]) for _ in range(10)]
     with django_assert_max_num_queries(10):
         page = admin_client_.get(reverse("admin:presence_agentpresence_changelist"))
-    assert page.status_code == 200 and "Offline" in page.content.decode()
+    assert page.status_code == 200 and "Available" in page.content.decode()
     url = reverse("admin:presence_agentpresence_change", args=[agents[0].pk])
     response = admin_client_.post(url, {"status": statuses["busy"].pk, "reason": "covering phones"})
     assert response.status_code == 302
     row = StatusChangeLog.objects.get(agent=agents[0])
     assert (row.source, row.actor, row.reason, row.to_status) == (
-        "admin",
+        "supervisor",
         admin_user,
         "covering phones",
         statuses["busy"],
     )
 
 
+def test_presence_change_of_an_offline_agent_is_refused_as_a_form_error(admin_client_, statuses):
+    agent = AgentFactory(username="olga")
+    response = admin_client_.post(
+        reverse("admin:presence_agentpresence_change", args=[agent.pk]), {"status": statuses["busy"].pk}
+    )
+    assert response.status_code == 200
+    assert "olga is offline: their status can be changed once they sign in." in response.content.decode()
+    assert AgentPresence.objects.get(agent=agent).status == statuses["offline"]
+    assert not StatusChangeLog.objects.filter(agent=agent).exists()
+
+
 def test_presence_change_to_a_disabled_status_is_a_form_error(admin_client_, statuses):
-    agent = AgentFactory()
+    agent = AgentFactory(status=statuses["available"])
     statuses["meeting"].enabled = False
     statuses["meeting"].save()
     response = admin_client_.post(
         reverse("admin:presence_agentpresence_change", args=[agent.pk]), {"status": statuses["meeting"].pk}
     )
-    assert response.status_code == 200 and "is disabled" in response.content.decode()
-    assert AgentPresence.objects.get(agent=agent).status == statuses["offline"]
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert AgentPresence.objects.get(agent=agent).status == statuses["available"]
 
 
 def test_agent_profile_add_for_an_existing_user_creates_presence(admin_client_, statuses):
     user = UserFactory(username="newhire")
     team = TeamFactory()
     data = {
-        "user": user.pk, "licence_type": "named", "delegate": "", "teams": [team.pk], "can_email": "on",
+        "user": user.pk, "licence_type": "named", "time_zone": "UTC", "delegate": "", "teams": [team.pk],
+        "can_email": "on",
         "capacity_email": "5", "capacity_chat": "3", "capacity_phone": "1", "capacity_video": "1",
     }  # fmt: skip
     response = admin_client_.post(reverse("admin:presence_agentprofile_add"), data)
@@ -235,7 +248,7 @@ def test_agent_profile_change_and_list(admin_client_, agent):
     url = reverse("admin:presence_agentprofile_change", args=[agent.pk])
     assert admin_client_.get(url).status_code == 200
     data = {
-        "licence_type": "concurrent", "delegate": "", "can_chat": "on",
+        "licence_type": "concurrent", "time_zone": "UTC", "delegate": "", "can_chat": "on",
         "capacity_email": "10", "capacity_chat": "7", "capacity_phone": "1", "capacity_video": "1",
     }  # fmt: skip
     assert admin_client_.post(url, data).status_code == 302

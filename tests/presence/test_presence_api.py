@@ -124,16 +124,26 @@ def test_delete_unused_status(admin_api):
     assert not Status.objects.filter(pk=status.pk).exists()
 
 
-def test_delete_protected_statuses_is_409_naming_the_user(admin_api, statuses, presence_settings):
+def test_delete_used_statuses_is_409_naming_the_user(admin_api, statuses, presence_settings):
     AgentFactory(username="zed", status=statuses["training"])
-    assert "zed" in _error(admin_api.delete(f"/api/v1/statuses/{statuses['training'].pk}/"), 409)["message"]
+    body = _error(admin_api.delete(f"/api/v1/statuses/{statuses['training'].pk}/"), 409)
+    assert "zed" in body["message"] and body["code"] == "status_in_use"
+    back = StatusFactory(name="Back")
+    StatusFactory(name="Coffee", max_duration=5, return_status=back)
+    assert "Coffee" in _error(admin_api.delete(f"/api/v1/statuses/{back.pk}/"), 409)["message"]
+    assert _error(admin_api.delete("/api/v1/statuses/999999/"), 404)
+
+
+def test_delete_of_a_status_a_setting_or_the_system_needs_is_400_naming_it(admin_api, statuses, presence_settings):
     presence_settings.appointment_default_status = statuses["meeting"]
     presence_settings.save()
-    body = _error(admin_api.delete(f"/api/v1/statuses/{statuses['meeting'].pk}/"), 409)
-    assert "presence settings" in body["message"] and body["code"] == "status_in_use"
-    assert "Lunch" in _error(admin_api.delete(f"/api/v1/statuses/{statuses['available'].pk}/"), 409)["message"]
-    assert "system" in _error(admin_api.delete(f"/api/v1/statuses/{statuses['offline'].pk}/"), 409)["message"]
-    assert _error(admin_api.delete("/api/v1/statuses/999999/"), 404)
+    body = _error(admin_api.delete(f"/api/v1/statuses/{statuses['meeting'].pk}/"), 400)
+    assert "appointment default status in the presence settings" in body["message"]
+    assert body["code"] == "status_protected"
+    body = _error(admin_api.delete(f"/api/v1/statuses/{statuses['available'].pk}/"), 400)
+    assert "login status" in body["message"]
+    assert "system" in _error(admin_api.delete(f"/api/v1/statuses/{statuses['offline'].pk}/"), 400)["message"]
+    assert Status.objects.filter(slug__in=["meeting", "available", "offline"]).count() == 3
 
 
 # --- presence/me ---------------------------------------------------------------------------------

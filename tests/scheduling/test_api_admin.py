@@ -22,16 +22,16 @@ def _shift(agent, shift_type, start="2030-01-07T08:00:00Z", end="2030-01-07T16:0
 def test_shift_types_crud_for_admins(admin_api, agent_api, statuses, early):
     rows = agent_api.get("/api/v1/shift-types/").json()
     assert rows == [{"id": early.pk, "name": "Early", "default_status": statuses["available"].pk, "end_status": None}]
-    body = {"name": "Late", "default_status": statuses["available"].pk, "end_status": statuses["offline"].pk}
+    body = {"name": "Late", "default_status": statuses["available"].pk, "end_status": statuses["busy"].pk}
     assert agent_api.post("/api/v1/shift-types/", body, format="json").status_code == 403
     created = admin_api.post("/api/v1/shift-types/", body, format="json")
-    assert created.status_code == 201 and created.json()["end_status"] == statuses["offline"].pk
+    assert created.status_code == 201 and created.json()["end_status"] == statuses["busy"].pk
     assert (
         admin_api.post("/api/v1/shift-types/", {"name": "X", "default_status": 9999}, format="json").status_code == 400
     )
     # a status a shift type uses is protected (S3)
-    blocked = admin_api.delete(f"/api/v1/statuses/{statuses['offline'].pk}/")
-    assert blocked.status_code == 409
+    blocked = admin_api.delete(f"/api/v1/statuses/{statuses['busy'].pk}/")
+    assert blocked.status_code == 409 and "shift types: Late" in blocked.json()["message"]
     assert admin_api.delete(f"/api/v1/shift-types/{created.json()['id']}/").status_code == 204
 
 

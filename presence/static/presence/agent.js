@@ -26,15 +26,27 @@
     timer.textContent = duration(Math.max(0, Math.floor((Date.now() - since) / 1000)));
   }
 
+  // Where messages go: the agent pages' #flash, or a message list above the admin's content.
+  function flashBox() {
+    let box = $("flash");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "flash";
+      const main = document.getElementById("content") || document.body;
+      main.parentNode.insertBefore(box, main);
+    }
+    return box;
+  }
   function flash(text, isError) {
-    $("flash").innerHTML = "";
+    const box = flashBox();
+    box.innerHTML = "";
     const li = document.createElement("li");
     li.textContent = text;
-    if (isError) li.className = "error";
+    li.className = isError ? "error" : "success";
     const ul = document.createElement("ul");
-    ul.className = "messages";
+    ul.className = "messages messagelist";
     ul.appendChild(li);
-    $("flash").appendChild(ul);
+    box.appendChild(ul);
   }
 
   function show(state) {
