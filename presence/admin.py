@@ -146,6 +146,7 @@ class StatusAdmin(SafeHistoryAdmin):
         ("Warnings", {"fields": ["warn_on_assign", "warn_on_mention"]}),
         ("Time", {"fields": ["max_duration", "return_status", "count_time_after_dialogs_closed", "idle_timeout"]}),
         ("Approval", {"fields": ["requires_approval"]}),
+        ("Phone", {"fields": ["forward_to_phone"]}),
     ]  # fmt: skip
 
     @admin.display(description="status", ordering="name")
@@ -330,7 +331,7 @@ class AgentProfileAdmin(AgentPickerMixin, SafeHistoryAdmin):
     list_select_related = ["user", "delegate", "user__presence__status"]
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     fieldsets = [
-        (None, {"fields": ["user", "licence_type", "time_zone", "delegate", "teams"]}),
+        (None, {"fields": ["user", "licence_type", "time_zone", "delegate", "teams", "phone_number"]}),
         ("Capabilities", {"fields": ["can_email", "can_chat", "can_phone", "can_video"]}),
         ("Capacity per channel", {"fields": ["capacity_email", "capacity_chat", "capacity_phone", "capacity_video"]}),
     ]
@@ -590,6 +591,7 @@ class PresenceSettingsAdmin(SafeHistoryAdmin):
             "idle_timeout_minutes", "idle_timeout_named", "idle_timeout_concurrent", "idle_warning_seconds",
         ]}),
         ("Lost connection", {"fields": ["auto_offline_minutes", "auto_offline_status"]}),
+        ("Phone calls", {"fields": ["wrap_up_max_minutes"]}),
         ("Kick-out", {"fields": ["kick_out_minutes"]}),
         ("Appointments", {"fields": ["appointment_default_status"]}),
     ]  # fmt: skip

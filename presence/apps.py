@@ -16,6 +16,8 @@ class PresenceConfig(AppConfig):
         "statuschangelog": ("view",),  # append-only for everyone
         "agentsession": (),
         "stillworkingprompt": (),
+        "call": ("view",),
+        "notice": (),
     }
     # What the role matrix in the README says beside the actions.
     role_notes = {
@@ -25,6 +27,8 @@ class PresenceConfig(AppConfig):
         "statuschangelog": "append-only for everyone, superusers included",
         "agentsession": "kept by sign-in and sign-out",
         "stillworkingprompt": "kept by the kick-out sweep",
+        "call": "reported by the phone system (permission report_call_events, admins only)",
+        "notice": "written by the status service, dismissed by the agent",
     }
 
     def ready(self) -> None:

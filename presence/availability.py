@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from presence.eligibility import is_eligible
 from presence.models import AgentPresence, StatusCategory
 from presence.workload import Workload
 
@@ -17,14 +18,18 @@ class Availability(models.TextChoices):
 
 
 def availability_of(presence: AgentPresence, workload: Workload) -> Availability:
+    """Free and active only for an agent who gets work automatically (the one routing rule, T7);
+    tentative counts as away and conference as busy (S6)."""
     category = presence.status.category
     if category == StatusCategory.OFFLINE:
         return Availability.OFFLINE
     if presence.pending_status_id is not None:
         return Availability.FINISHING
-    if category in (StatusCategory.INACTIVE, StatusCategory.NOT_READY):
+    if category in (StatusCategory.INACTIVE, StatusCategory.NOT_READY, StatusCategory.TENTATIVE):
         return Availability.AWAY
-    if not presence.status.can_receive:
+    if category == StatusCategory.CONFERENCE:
+        return Availability.BUSY
+    if not is_eligible(presence):
         return Availability.NOT_RECEIVING
     if workload.at_capacity:
         return Availability.BUSY

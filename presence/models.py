@@ -13,6 +13,10 @@ from presence.errors import StatusInUse, StatusProtected
 
 class StatusCategory(models.TextChoices):
     ONLINE = "online", "Online"
+    # Receives only as overflow, when no other eligible team member can take the ticket (S6).
+    TENTATIVE = "tentative", "Tentative"
+    # In a conference or meeting on the phone: shown as busy (S6).
+    CONFERENCE = "conference", "Conference"
     NOT_READY = "not_ready", "Not ready"
     INACTIVE = "inactive", "Inactive"
     OFFLINE = "offline", "Offline"
@@ -49,6 +53,7 @@ class Source(models.TextChoices):
     DRAIN = "drain", "Finishing done"
     LOGIN = "login", "Login"
     LOGOUT = "logout", "Logout"
+    TELEPHONY = "telephony", "Phone system"
     SYSTEM = "system", "System"
 
 
@@ -138,6 +143,10 @@ class Status(models.Model):
     AVAILABLE = "available"
     OFFLINE = "offline"
     KICKED_OUT = "kicked-out"
+    ON_A_CALL = "on-a-call"
+    AFTER_CALL_WORK = "after-call-work"
+    # Set by the system only: never offered to agents, never picked by a person.
+    SYSTEM_ONLY = frozenset({KICKED_OUT, ON_A_CALL, AFTER_CALL_WORK})
 
     name = models.CharField(max_length=64, unique=True, help_text="What agents and supervisors see, such as Lunch.")
     slug = models.SlugField(max_length=64, unique=True, help_text="A stable short name for integrations and URLs.")
@@ -219,6 +228,11 @@ class Status(models.Model):
         validators=[MinValueValidator(5)],
         help_text="Overrides the idle timeout of the presence settings for agents in this status (minimum 5).",
     )
+    forward_to_phone = models.BooleanField(
+        "forward calls to phone",
+        default=False,
+        help_text="Calls for agents in it go to the phone number on their profile instead of the softphone.",
+    )
 
     history = HistoricalRecords()
     objects = StatusQuerySet.as_manager()
@@ -237,6 +251,14 @@ class Status(models.Model):
             errors["in_load_balance_for_chat"] = (
                 "'In load balance for chat' can only be set when 'in load balance' is off."
             )
+        if not self.can_receive:
+            for flag in ("in_load_balance", "in_load_balance_for_chat"):
+                if getattr(self, flag):
+                    label = self._meta.get_field(flag).verbose_name
+                    errors[flag] = (
+                        f"'{label.capitalize()}' needs 'can receive': agents in a status that cannot receive "
+                        "get no work automatically."
+                    )
         if self.count_time_after_dialogs_closed and self.can_receive:
             errors["count_time_after_dialogs_closed"] = (
                 "'Count time after dialogs closed' cannot be on together with 'can receive'."
@@ -325,6 +347,13 @@ class AgentProfile(models.Model):
         on_delete=models.SET_NULL,
         related_name="delegating_agents",
         help_text="Receives this agent's tickets when a mapping delegates them.",
+    )
+    phone_number = models.CharField(
+        "phone number",
+        max_length=32,
+        blank=True,
+        validators=[RegexValidator(r"^\+?[0-9 ()./-]{3,31}$", "Enter a phone number such as +49 30 1234567.")],
+        help_text="Where calls go while the agent is in a status that forwards calls to the phone.",
     )
     history = HistoricalRecords()
 
@@ -535,9 +564,11 @@ class PresenceSettings(models.Model):
     )
     auto_offline_minutes = models.PositiveIntegerField(
         "auto-offline after (minutes)",
+        null=True,
+        blank=True,
         default=10,
         validators=[MinValueValidator(1)],
-        help_text="An agent in a receiving status with no heartbeat this long gets the auto-offline status.",
+        help_text="Give the auto-offline status to a receiving agent with no heartbeat this long (empty: off).",
     )
     auto_offline_status = models.ForeignKey(
         Status,
@@ -550,6 +581,13 @@ class PresenceSettings(models.Model):
         default=15,
         validators=[MinValueValidator(1)],
         help_text="An assigned ticket left unopened this long asks 'still working?'.",
+    )
+    wrap_up_max_minutes = models.PositiveIntegerField(
+        "after call work at most (minutes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="End after call work by itself after this many minutes (empty: only the agent's Done ends it).",
     )
     appointment_default_status = models.ForeignKey(
         Status,
@@ -602,3 +640,62 @@ class PresenceSettings(models.Model):
                 defaults={"login_status": available, "auto_offline_status": offline},
             )
         return obj
+
+
+class Notice(models.Model):
+    """Something the agent should know about their status, shown in the panel until dismissed (P11)."""
+
+    class Kind(models.TextChoices):
+        REQUEST_APPROVED = "request_approved", "Request approved"
+        REQUEST_REJECTED = "request_rejected", "Request rejected"
+        CHANGED_BY_SUPERVISOR = "changed_by_supervisor", "Changed by a supervisor"
+        CHANGED_BY_SCHEDULE = "changed_by_schedule", "Changed by a shift or appointment"
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    text = models.CharField(max_length=400)
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["agent", "created_at"], condition=models.Q(dismissed_at__isnull=True), name="notice_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.text}"
+
+
+class Call(models.Model):
+    """A phone call of an agent as the phone system reports it (P12): On a call while it runs,
+    After call work after it, then back to the status the agent had before."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "On the call"
+        WRAP_UP = "wrap_up", "After call work"
+        DONE = "done", "Done"
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calls")
+    call_id = models.CharField(max_length=128, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # The status to return to after the call, and the After call work it is conditional on.
+    status_before = models.ForeignKey(Status, null=True, on_delete=models.SET_NULL, related_name="+")
+    wrap_up_since = models.DateTimeField(null=True, blank=True)
+    wrap_up_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [("report_call_events", "Can report phone call events (a phone system)")]
+        indexes = [
+            models.Index(fields=["agent", "state"], name="call_agent_state"),
+            models.Index(fields=["wrap_up_until"], condition=models.Q(state="wrap_up"), name="call_wrap_up_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call {self.call_id} of {self.agent} ({self.state})"

@@ -7,7 +7,7 @@ from presence.models import (
     Status,
     StatusCategory,
 )
-from presence.services import agent_session_forget, agent_session_track, presence_change_status, presence_ensure
+from presence.services import agent_session_forget, agent_session_track, presence_change_status
 
 
 def _is_agent(user) -> bool:
@@ -23,10 +23,11 @@ def on_login(sender, request, user, **kwargs) -> None:
     if not _is_agent(user):
         return
     agent_session_track(user, getattr(getattr(request, "session", None), "session_key", None))
-    presence = presence_ensure(user)
-    if presence.status.category == StatusCategory.OFFLINE:
-        login_status = PresenceSettings.load().login_status
-        presence_change_status(user, login_status, actor=user, source=Source.LOGIN)
+    login_status = PresenceSettings.load().login_status
+    presence_change_status(
+        user, login_status, actor=user, source=Source.LOGIN,
+        precondition=lambda presence: None if presence.status.category == StatusCategory.OFFLINE else "signed in",
+    )  # fmt: skip
 
 
 def on_logout(sender, request, user, **kwargs) -> None:

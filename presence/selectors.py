@@ -44,7 +44,7 @@ def status_list(*, enabled_only: bool = False) -> QuerySet[Status]:
 
 def status_choices_for_agents() -> QuerySet[Status]:
     """What the header dropdown offers: enabled statuses a person may pick."""
-    return Status.objects.filter(enabled=True).exclude(slug=Status.KICKED_OUT)
+    return Status.objects.filter(enabled=True).exclude(slug__in=Status.SYSTEM_ONLY)
 
 
 def presence_get(agent) -> AgentPresence:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from presence.errors import ApplicationError
 from presence.models import AgentPresence, PresenceSettings, Source, StatusCategory
-from presence.services import presence_change_status, presence_ensure
+from presence.services import presence_change_status
 from scheduling.models import Appointment, Shift, ShiftType
 
 BATCH_SIZE = 200
@@ -105,14 +105,18 @@ def _shift_start(pk: int, now) -> bool:
         _stamp(Shift, pk, "start_applied_at", now)
         shift_type = shift.shift_type
         status = shift_type.default_status
-        presence = presence_ensure(shift.agent)
-        # A receiving status is not given to someone who is not signed in: work would be routed
-        # to an empty chair. They get the login status when they sign in.
-        if presence.status.category == StatusCategory.OFFLINE and status.can_receive:
-            return True
+
+        def signed_in_for_work(presence) -> str | None:
+            # A receiving status is not given to someone who is not signed in: work would be
+            # routed to an empty chair. They get the login status when they sign in.
+            if presence.status.category == StatusCategory.OFFLINE and status.can_receive:
+                return "not signed in"
+            return None
+
         presence_change_status(
-            shift.agent, status, actor=None, source=Source.SHIFT, reason=f"{shift_type.name} shift starts"
-        )
+            shift.agent, status, actor=None, source=Source.SHIFT, reason=f"{shift_type.name} shift starts",
+            precondition=signed_in_for_work,
+        )  # fmt: skip
     return True
 
 
@@ -126,7 +130,6 @@ def _shift_end(pk: int, now) -> bool:
             _stamp(Shift, pk, "start_applied_at", now)  # missed entirely: its start is moot now
         shift_type = shift.shift_type
         if shift_type.end_status is not None:
-            presence_ensure(shift.agent)
             presence_change_status(
                 shift.agent, shift_type.end_status, actor=None, source=Source.SHIFT,
                 reason=f"{shift_type.name} shift ends",
@@ -160,15 +163,12 @@ def _appointment_start(pk: int, now, default_status) -> bool:
         status = appointment.agent_status or default_status
         if status is None:
             return True
-        before = presence_ensure(appointment.agent)
-        if before.status_id == status.pk:
-            return True  # already there: nothing to give back at the end
-        after = presence_change_status(
+        change = presence_change_status(
             appointment.agent, status, actor=None, source=Source.APPOINTMENT, reason=appointment.subject
         )
-        if after.status_id == status.pk:
+        if change.applied:  # already there, or finishing first: nothing to give back at the end
             Appointment.objects.filter(pk=pk).update(
-                applied_status=status, applied_since=after.since, previous_status=before.status
+                applied_status=status, applied_since=change.presence.since, previous_status=change.old_status
             )
     return True
 

@@ -28,6 +28,7 @@ def _builtin_rows(request):
     if marker and (marker.kwargs.get("transaction") or (len(marker.args) > 0 and marker.args[0])):
         request.getfixturevalue("transactional_db")
         importlib.import_module("presence.migrations.0002_builtin_statuses").create_builtin(apps, None)
+        importlib.import_module("presence.migrations.0007_phone_statuses_one_routing_rule").create(apps, None)
         roles_setup()
 
 

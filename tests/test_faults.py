@@ -62,7 +62,7 @@ def test_a_worker_killed_mid_sweep_leaves_whole_changes_and_the_next_run_finishe
     lunch = statuses["lunch"]
     agents = [AgentFactory(username=f"k{i}", status=lunch) for i in range(10)]
     AgentPresence.objects.update(since=timezone.now() - timedelta(hours=1))
-    real_change, calls = automation._change_status, {"n": 0}
+    real_change, calls = automation.presence_change_status, {"n": 0}
 
     def dies_on_the_fifth(*args, **kwargs):
         calls["n"] += 1
@@ -70,14 +70,14 @@ def test_a_worker_killed_mid_sweep_leaves_whole_changes_and_the_next_run_finishe
             raise SystemExit("worker killed")
         return real_change(*args, **kwargs)
 
-    monkeypatch.setattr(automation, "_change_status", dies_on_the_fifth)
+    monkeypatch.setattr(automation, "presence_change_status", dies_on_the_fifth)
     with pytest.raises(SystemExit):
         presence_expire_timed_statuses()
     changed = AgentPresence.objects.filter(status=statuses["available"]).count()
     assert changed == 4  # whole changes only: each with its log row
     assert StatusChangeLog.objects.filter(source="expiry").count() == 4
 
-    monkeypatch.setattr(automation, "_change_status", real_change)
+    monkeypatch.setattr(automation, "presence_change_status", real_change)
     assert presence_expire_timed_statuses() == 6
     assert AgentPresence.objects.filter(agent__in=agents, status=statuses["available"]).count() == 10
     assert StatusChangeLog.objects.filter(source="expiry").count() == 10

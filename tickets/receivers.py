@@ -3,14 +3,11 @@
 from django.db import transaction
 from django.db.models import Count, Q
 
+from presence.eligibility import status_receives_automatically
 from presence.models import AgentProfile, Channel, TeamMembership
 from presence.workload import Workload
 from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, Ticket
 from tickets.services import mapping_for_change, team_queue_route, tickets_move_for_status_change
-
-
-def _receives_automatically(status) -> bool:
-    return status.in_load_balance or status.in_load_balance_for_chat
 
 
 def on_status_changed(
@@ -23,7 +20,7 @@ def on_status_changed(
         tickets_move_for_status_change(
             agent, action, actor=actor, reason=f"{old_status.name} -> {new_status.name}: {action}"
         )
-    if _receives_automatically(new_status) and not _receives_automatically(old_status):
+    if status_receives_automatically(new_status) and not status_receives_automatically(old_status):
         team_ids = list(
             TeamMembership.objects.filter(agent_id=agent.pk, active=True)
             .exclude(team__routing__method=RoutingMethod.MANUAL)

@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Q, QuerySet
 
+from presence.eligibility import eligible_q, overflow_q
 from presence.models import AgentPresence, Team, TeamMembership
 from presence.selectors import is_supervisor
 from tickets.models import Ticket, mentioned_usernames
@@ -20,16 +21,21 @@ def team_list() -> QuerySet[Team]:
     return Team.objects.select_related("routing").prefetch_related("memberships")
 
 
+def live_chat_online_q(prefix: str = "") -> Q:
+    """Counts as online for live chat (T6): the status says so, and by the one routing rule the
+    agent takes chats now (not finishing, not only as tentative overflow)."""
+    return Q(**{f"{prefix}status__online_for_live_chat": True}) & eligible_q(prefix, chat=True) & ~overflow_q(prefix)
+
+
 def live_chat_availability() -> dict:
     """Agents who count as online for live chat (T6), in total and per team: two queries."""
-    online = AgentPresence.objects.filter(status__online_for_live_chat=True)
-    total = online.count()
+    total = AgentPresence.objects.filter(live_chat_online_q()).count()
     per_team = {
         row["id"]: row
         for row in Team.objects.values("id", "name").annotate(
             online=Count(
                 "memberships",
-                filter=Q(memberships__active=True, memberships__agent__presence__status__online_for_live_chat=True),
+                filter=Q(memberships__active=True) & live_chat_online_q("memberships__agent__presence__"),
             )
         )
     }

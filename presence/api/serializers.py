@@ -35,6 +35,7 @@ class StatusSerializer(serializers.ModelSerializer):
             "can_receive", "online_for_live_chat", "in_load_balance", "in_load_balance_for_chat",
             "warn_on_assign", "warn_on_mention", "count_time_after_dialogs_closed",
             "max_duration", "return_status", "requires_approval", "teams", "drain", "idle_timeout",
+            "forward_to_phone",
         ]  # fmt: skip
         read_only_fields = ["is_system"]
 
@@ -105,6 +106,7 @@ class PresenceSettingsSerializer(serializers.ModelSerializer):
             "log_status_changes", "reassign_on_status_change", "apply_mappings_to_schedules", "login_status",
             "idle_timeout_minutes", "idle_timeout_named", "idle_timeout_concurrent", "idle_warning_seconds",
             "auto_offline_minutes", "auto_offline_status", "kick_out_minutes", "appointment_default_status",
+            "wrap_up_max_minutes",
         ]  # fmt: skip
 
 
@@ -157,6 +159,9 @@ class AgentSerializer(serializers.Serializer):
     capacity = CapacitySerializer(required=False)
     licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False, default=LicenceType.NAMED)
     delegate = AgentField(required=False, allow_null=True, default=None)
+    phone_number = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default="", help_text="Where forwarded calls go."
+    )
     presence = serializers.SerializerMethodField()
 
     def validate_username(self, value: str) -> str:
@@ -183,6 +188,7 @@ class AgentSerializer(serializers.Serializer):
             "capacity": profile.capacity,
             "licence_type": profile.licence_type,
             "delegate": profile.delegate_id,
+            "phone_number": profile.phone_number,
             "presence": self.get_presence(profile),
         }
 
@@ -194,3 +200,4 @@ class AgentUpdateSerializer(AgentSerializer):
     teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
     licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False)
     delegate = AgentField(required=False, allow_null=True)
+    phone_number = serializers.CharField(max_length=32, required=False, allow_blank=True)

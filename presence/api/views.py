@@ -262,10 +262,10 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         profile = self.get_object()
         data = StatusChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        presence = services.presence_change_status_by_supervisor(
+        change = services.presence_change_status_by_supervisor(
             profile.user, data.validated_data["status"], actor=request.user, reason=data.validated_data["reason"]
         )
-        return Response(PresenceSerializer(presence, context={"workloads": workloads([profile.user_id])}).data)
+        return Response(PresenceSerializer(change.presence, context={"workloads": workloads([profile.user_id])}).data)
 
     def retrieve(self, request, *args, **kwargs):
         profile = self.get_object()
@@ -286,6 +286,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
             capacity=data.get("capacity"),
             licence_type=data["licence_type"],
             delegate=data["delegate"],
+            phone_number=data["phone_number"],
         )
         return Response(AgentSerializer(selectors.agent_list().get(pk=profile.pk)).data, status=status.HTTP_201_CREATED)
 

@@ -34,6 +34,8 @@ from presence.services.automation import (
 from presence.services.catalogue import status_delete, status_save, status_set_enabled
 from presence.services.config import presence_settings_update
 from presence.services.status_change import (
+    Outcome,
+    StatusChange,
     presence_cancel_finishing,
     presence_change_status,
     presence_complete_finishing,
@@ -43,6 +45,8 @@ from presence.services.status_change import (
 )
 
 __all__ = [
+    "Outcome",
+    "StatusChange",
     "BulkStatusResult",
     "agent_create",
     "agent_profile_delete",

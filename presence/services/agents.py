@@ -5,7 +5,7 @@ from django.db import transaction
 
 from presence.models import AgentPresence, AgentProfile, Channel, Status, Team, TeamMembership
 
-PROFILE_FIELDS = ("licence_type", "delegate")
+PROFILE_FIELDS = ("licence_type", "delegate", "phone_number")
 
 
 def _apply_channels(profile: AgentProfile, capabilities, capacity) -> None:
@@ -54,6 +54,7 @@ def agent_create(
     capacity=None,
     licence_type: str = "named",
     delegate=None,
+    phone_number: str = "",
 ) -> AgentProfile:
     """Provision an agent: the user, their profile and team memberships, Offline until they log in."""
     User = get_user_model()
@@ -63,7 +64,7 @@ def agent_create(
         validate_password(password, user)
         user.set_password(password)
         user.save()
-        profile = AgentProfile(user=user, licence_type=licence_type, delegate=delegate)
+        profile = AgentProfile(user=user, licence_type=licence_type, delegate=delegate, phone_number=phone_number)
         _apply_channels(profile, capabilities, capacity)
         profile.full_clean()
         profile._history_user = actor

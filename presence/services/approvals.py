@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from presence.errors import ApplicationError, StatusChangeRefused
-from presence.models import AgentPresence, Source, Status, StatusCategory, StatusRequest
-from presence.services.status_change import presence_change_status
+from presence.models import AgentPresence, Notice, Source, Status, StatusCategory, StatusRequest
+from presence.services.status_change import Outcome, StatusChange, presence_change_status
 
 
 class RequestAlreadyDecided(ApplicationError):
@@ -25,39 +25,49 @@ def _decide(request: StatusRequest, state: str, *, actor) -> StatusRequest:
     return request
 
 
-def status_request_approve(request: StatusRequest, *, actor) -> StatusRequest:
-    """Approve: the status applies now (source approval), with the agent's reason."""
+def status_request_approve(request: StatusRequest, *, actor, reason: str = "") -> StatusRequest:
+    """Approve: the status applies now (source approval), with the agent's reason; the agent
+    gets a notice with the supervisor's reason (P11)."""
     with transaction.atomic():
         request = _decide(request, StatusRequest.State.APPROVED, actor=actor)
         presence_change_status(
             request.agent, request.status, actor=actor, source=Source.APPROVAL,
             reason=request.reason or f"approved by {actor.get_username()}",
         )  # fmt: skip
+        _notice_decision(request, Notice.Kind.REQUEST_APPROVED, "approved", actor=actor, reason=reason)
     return request
 
 
-def status_request_reject(request: StatusRequest, *, actor) -> StatusRequest:
+def status_request_reject(request: StatusRequest, *, actor, reason: str = "") -> StatusRequest:
     with transaction.atomic():
-        return _decide(request, StatusRequest.State.REJECTED, actor=actor)
+        request = _decide(request, StatusRequest.State.REJECTED, actor=actor)
+        _notice_decision(request, Notice.Kind.REQUEST_REJECTED, "rejected", actor=actor, reason=reason)
+    return request
+
+
+def _notice_decision(request: StatusRequest, kind: str, verb: str, *, actor, reason: str) -> None:
+    text = f"{actor.get_username()} {verb} your request for {request.status.name}"
+    Notice.objects.create(agent_id=request.agent_id, kind=kind, text=f"{text}{f': {reason}' if reason else ''}."[:400])
 
 
 def supervisor_change_refusal(presence: AgentPresence | None) -> str | None:
-    """Why a supervisor may not set this agent's status now (None: they may). Agents who are
-    Offline are not signed in, so there is nobody whose status to change."""
+    """For forms that show the refusal before posting: a supervisor may not set the status of an
+    agent who is Offline (not signed in). The change itself checks again under the lock."""
     if presence is None or presence.status.category == StatusCategory.OFFLINE:
         name = presence.agent.get_username() if presence is not None else "The agent"
         return f"{name} is offline: their status can be changed once they sign in."
     return None
 
 
-def presence_change_status_by_supervisor(agent, status: Status, *, actor, reason: str = "") -> AgentPresence:
+def presence_change_status_by_supervisor(agent, status: Status, *, actor, reason: str = "") -> StatusChange:
     """A supervisor sets an agent's status from the board, the admin or the API (source
-    supervisor); refused for an agent who is Offline."""
-    current = AgentPresence.objects.select_related("status", "agent").filter(agent_id=agent.pk).first()
-    refusal = supervisor_change_refusal(current)
-    if refusal:
-        raise StatusChangeRefused(refusal.replace("The agent", agent.get_username(), 1))
-    return presence_change_status(agent, status, actor=actor, source=Source.SUPERVISOR, reason=reason)
+    supervisor); refused (StatusChangeRefused) for an agent who is Offline."""
+    change = presence_change_status(
+        agent, status, actor=actor, source=Source.SUPERVISOR, reason=reason, unless_offline=True
+    )
+    if change.outcome == Outcome.SKIPPED:
+        raise StatusChangeRefused(change.reason)
+    return change
 
 
 @dataclass
@@ -77,16 +87,14 @@ def presences_change_status_by_supervisor(agents, status: Status, *, actor, reas
     result = BulkStatusResult()
     for agent in sorted(agents, key=lambda a: a.pk):
         name = agent.get_username()
-        before = AgentPresence.objects.filter(agent_id=agent.pk).values_list("status_id", flat=True).first()
         try:
-            presence = presence_change_status_by_supervisor(agent, status, actor=actor, reason=reason)
+            change = presence_change_status_by_supervisor(agent, status, actor=actor, reason=reason)
         except ApplicationError as exc:
             result.skipped[name] = exc.message
             continue
-        if presence.pending_status_id == status.pk:
-            result.finishing.append(name)
-        elif before == status.pk:
-            result.unchanged.append(name)
-        else:
-            result.changed.append(name)
+        {
+            Outcome.APPLIED: result.changed,
+            Outcome.FINISHING: result.finishing,
+            Outcome.UNCHANGED: result.unchanged,
+        }[change.outcome].append(name)
     return result

@@ -25,7 +25,7 @@ from presence.models import (
     StatusCategory,
     StillWorkingPrompt,
 )
-from presence.services.status_change import HEARTBEAT_WRITE_INTERVAL, _change_status, first_in_interval
+from presence.services.status_change import HEARTBEAT_WRITE_INTERVAL, first_in_interval, presence_change_status
 
 BATCH_SIZE = 200
 # Heartbeats and activity reach the database up to this late (they are coalesced): a sweep
@@ -61,11 +61,11 @@ def presence_expire_timed_statuses(*, now=None, batch_size: int = BATCH_SIZE) ->
         due = AgentPresence.objects.filter(status=status, since__lte=now - timedelta(minutes=status.max_duration))
         for batch in _due_batches(due, batch_size):
             for presence in batch:
-                changed += _change_status(
+                changed += presence_change_status(
                     presence.agent, status.return_status, actor=None, source=Source.EXPIRY,
                     reason=f"{status.name} ended after {status.max_duration} min",
                     if_status=status, if_since=presence.since,
-                )[1]  # fmt: skip
+                ).applied  # fmt: skip
     return changed
 
 
@@ -77,11 +77,15 @@ def presence_auto_offline(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     status. No heartbeat yet counts from when they entered the status."""
     now = now or timezone.now()
     config = PresenceSettings.load()
+    if config.auto_offline_minutes is None:  # turned off
+        return 0
     target = config.auto_offline_status
     cutoff = now - timedelta(minutes=config.auto_offline_minutes) - WRITE_LAG
 
-    def silent(presence: AgentPresence) -> bool:
-        return presence.status.can_receive and (presence.last_heartbeat or presence.since) < cutoff
+    def silent(presence: AgentPresence) -> str | None:
+        if presence.status.can_receive and (presence.last_heartbeat or presence.since) < cutoff:
+            return None
+        return "a heartbeat came, or the status no longer receives"
 
     due = AgentPresence.objects.filter(status__can_receive=True).filter(
         Q(last_heartbeat__lt=cutoff) | Q(last_heartbeat__isnull=True, since__lt=cutoff)
@@ -89,10 +93,10 @@ def presence_auto_offline(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     changed = 0
     for batch in _due_batches(due, batch_size):
         for presence in batch:
-            changed += _change_status(
+            changed += presence_change_status(
                 presence.agent, target, actor=None, source=Source.AUTO_OFFLINE,
-                reason=f"no heartbeat for {config.auto_offline_minutes} min", only_if=silent,
-            )[1]  # fmt: skip
+                reason=f"no heartbeat for {config.auto_offline_minutes} min", precondition=silent,
+            ).applied  # fmt: skip
     return changed
 
 
@@ -134,8 +138,8 @@ def presence_idle_timeout(*, now=None, batch_size: int = BATCH_SIZE) -> int:
             continue
         cutoff = now - timedelta(minutes=minutes) - WRITE_LAG
 
-        def idle(presence: AgentPresence, status=status, cutoff=cutoff) -> bool:
-            return presence.status_id == status.pk and (presence.last_activity or presence.since) < cutoff
+        def idle(presence: AgentPresence, cutoff=cutoff) -> str | None:
+            return None if (presence.last_activity or presence.since) < cutoff else "active meanwhile"
 
         due = AgentPresence.objects.filter(status=status, agent__agent_profile__licence_type__in=licences).filter(
             Q(last_activity__lt=cutoff) | Q(last_activity__isnull=True, since__lt=cutoff)
@@ -143,10 +147,10 @@ def presence_idle_timeout(*, now=None, batch_size: int = BATCH_SIZE) -> int:
         for batch in _due_batches(due, batch_size):
             for presence in batch:
                 with transaction.atomic():
-                    _, did = _change_status(
+                    did = presence_change_status(
                         presence.agent, offline, actor=None, source=Source.IDLE_TIMEOUT,
-                        reason=f"inactive for {minutes} min", only_if=idle,
-                    )  # fmt: skip
+                        reason=f"inactive for {minutes} min", if_status=status, precondition=idle,
+                    ).applied  # fmt: skip
                     if did:
                         agent_sessions_end(presence.agent)
                 changed += did
@@ -224,11 +228,11 @@ def presence_kick_out_unanswered(*, now=None, batch_size: int = BATCH_SIZE) -> i
             )
             if not claimed:
                 continue
-            _, did = _change_status(
+            did = presence_change_status(
                 prompt.agent, kicked_out, actor=None, source=Source.KICKED_OUT,
                 reason=f"'still working?' unanswered for {config.kick_out_minutes} min",
-                only_if=lambda presence: presence.status.can_receive,
-            )  # fmt: skip
+                precondition=lambda presence: None if presence.status.can_receive else "not receiving any more",
+            ).applied  # fmt: skip
             if not did:  # they had already left the receiving status: nothing to kick
                 StillWorkingPrompt.objects.filter(pk=prompt.pk).update(state=StillWorkingPrompt.State.WITHDRAWN)
             changed += did

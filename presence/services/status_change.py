@@ -1,5 +1,7 @@
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -10,9 +12,11 @@ from presence.models import (
     PERSON_SOURCES,
     AgentPresence,
     AgentProfile,
+    Notice,
     PresenceSettings,
     Source,
     Status,
+    StatusCategory,
     StatusChangeLog,
     StatusRequest,
     TeamMembership,
@@ -57,10 +61,11 @@ def _lock_presence(agent) -> AgentPresence:
 
 
 def check_selectable(status: Status) -> None:
-    """What a person may pick: enabled statuses, never the system's Kicked out."""
+    """What a person may pick: enabled statuses, never one the system sets (Kicked out, and the
+    phone system's On a call and After call work)."""
     if not status.enabled:
         raise StatusNotSelectable(f'The status "{status.name}" is disabled.')
-    if status.slug == Status.KICKED_OUT:
+    if status.slug in Status.SYSTEM_ONLY:
         raise StatusNotSelectable(f'"{status.name}" is set by the system only.')
 
 
@@ -78,6 +83,32 @@ def _apply_queue_group(agent, status: Status) -> None:
     )
 
 
+class Outcome(StrEnum):
+    """What a status change did."""
+
+    APPLIED = "applied"  # the agent is in the new status now
+    FINISHING = "finishing"  # P4: the agent finishes their open tickets first
+    UNCHANGED = "unchanged"  # already in it (picking it again while finishing cancels finishing)
+    SKIPPED = "skipped"  # a precondition failed under the lock; `reason` says which
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    presence: AgentPresence
+    outcome: Outcome
+    reason: str = ""  # why it was skipped
+    old_status: Status | None = None  # what the agent was in before an applied change
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == Outcome.APPLIED
+
+
+# A precondition of a change, checked on the locked, freshly read presence row: None lets the
+# change go on, a sentence skips it.
+Precondition = Callable[[AgentPresence], str | None]
+
+
 def presence_change_status(
     agent,
     status: Status,
@@ -87,84 +118,104 @@ def presence_change_status(
     reason: str = "",
     if_status: Status | None = None,
     if_since=None,
-) -> AgentPresence:
-    """Put `agent` in `status`. The one way any status changes (SPEC P2).
+    unless_offline: bool = False,
+    precondition: Precondition | None = None,
+) -> StatusChange:
+    """Put `agent` in `status`: the one way any status changes (SPEC P2), for every caller.
 
-    Locks the presence row, writes it, logs the change when logging is on and sends
-    `status_changed`, all in one transaction: a receiver that raises undoes everything.
-    Changing to the current status is a no-op (no log row, no signal). Person-driven
-    sources may only pick selectable statuses; automatic sources may apply any.
-
-    Automatic paths decide on a snapshot read before the lock; `if_status` and `if_since`
-    make the change conditional on the agent still being in that state under the lock, so
-    a sweep racing a person (or a second copy of itself) changes nothing twice.
+    Locks the presence row and checks every precondition on the row as it is under the lock,
+    so nobody decides on a status read before: `if_status` (still in that status),
+    `if_since` (not changed since), `unless_offline` (not Offline: nobody is signed in to
+    change), and `precondition` (the caller's own test). A failed one skips the change with a
+    reason. Then it writes the presence, the log row when logging is on, a notice for the agent
+    when someone else or a schedule changed them (P11), and sends `status_changed`, all in one
+    transaction: a receiver that raises undoes everything. Person-driven sources may only pick
+    selectable statuses (StatusNotSelectable otherwise); automatic sources may apply any.
     """
-    presence, _ = _change_status(
-        agent, status, actor=actor, source=source, reason=reason, if_status=if_status, if_since=if_since
-    )
-    return presence
-
-
-def _change_status(agent, status, *, actor, source, reason, if_status=None, if_since=None, only_if=None):
-    """presence_change_status's body; also says whether anything changed. `only_if` is a test of
-    the locked, freshly read presence row (sweeps re-check what made the agent due)."""
     source = Source(source)
     if source in PERSON_SOURCES:
         check_selectable(status)
     with transaction.atomic():
         presence = _lock_presence(agent)
-        if if_status is not None and presence.status_id != if_status.pk:
-            return presence, False
-        if if_since is not None and presence.since != if_since:
-            return presence, False
-        if only_if is not None and not only_if(presence):
-            return presence, False
-        if presence.status_id == status.pk:
-            if presence.pending_status_id is not None and source in DRAINING_SOURCES:
-                # Picking the current status again while finishing cancels the finishing.
-                _set_pending(presence, None)
-            return presence, False
-        if (
-            source in DRAINING_SOURCES
-            and status.drain
-            and presence.status.can_receive
-            and workload_of(agent.pk).open_tickets > 0
-        ):
-            # P4: keep working, take nothing new, switch when the last open ticket is done.
-            if presence.pending_status_id != status.pk:
-                _set_pending(presence, status)
-            return presence, False
-        old_status = presence.status
-        presence.status = status
-        presence.since = timezone.now()
-        presence.pending_status = None
-        presence.save(update_fields=["status", "since", "pending_status"])
-        _apply_queue_group(agent, status)
-        config = PresenceSettings.load()
-        if config.log_status_changes:
-            StatusChangeLog.objects.create(
-                agent_id=agent.pk,
-                from_status=old_status,
-                from_status_name=old_status.name,
-                to_status=status,
-                to_status_name=status.name,
-                actor_id=getattr(actor, "pk", None),
-                source=source,
-                reason=reason[:255],
-                at=presence.since,
-            )
-        status_changed.send(
-            sender=AgentPresence,
-            agent=agent,
-            presence=presence,
-            old_status=old_status,
-            new_status=status,
-            actor=actor,
+        skip = _failed_precondition(agent, presence, if_status, if_since, unless_offline, precondition)
+        if skip:
+            return StatusChange(presence, Outcome.SKIPPED, reason=skip)
+        return _apply(agent, presence, status, actor=actor, source=source, reason=reason)
+
+
+def _failed_precondition(agent, presence, if_status, if_since, unless_offline, precondition) -> str | None:
+    if if_status is not None and presence.status_id != if_status.pk:
+        return f"no longer {if_status.name}"
+    if if_since is not None and presence.since != if_since:
+        return "the status changed meanwhile"
+    if unless_offline and presence.status.category == StatusCategory.OFFLINE:
+        return f"{agent.get_username()} is offline: their status can be changed once they sign in."
+    return precondition(presence) if precondition is not None else None
+
+
+def _apply(agent, presence: AgentPresence, status: Status, *, actor, source, reason) -> StatusChange:
+    """The change itself, on a presence row locked by the caller."""
+    if presence.status_id == status.pk:
+        if presence.pending_status_id is not None and source in DRAINING_SOURCES:
+            # Picking the current status again while finishing cancels the finishing.
+            _set_pending(presence, None)
+        return StatusChange(presence, Outcome.UNCHANGED)
+    if (
+        source in DRAINING_SOURCES
+        and status.drain
+        and presence.status.can_receive
+        and workload_of(agent.pk).open_tickets > 0
+    ):
+        # P4: keep working, take nothing new, switch when the last open ticket is done.
+        if presence.pending_status_id != status.pk:
+            _set_pending(presence, status)
+        return StatusChange(presence, Outcome.FINISHING)
+    old_status = presence.status
+    presence.status = status
+    presence.since = timezone.now()
+    presence.pending_status = None
+    presence.save(update_fields=["status", "since", "pending_status"])
+    _apply_queue_group(agent, status)
+    config = PresenceSettings.load()
+    if config.log_status_changes:
+        StatusChangeLog.objects.create(
+            agent_id=agent.pk,
+            from_status=old_status,
+            from_status_name=old_status.name,
+            to_status=status,
+            to_status_name=status.name,
+            actor_id=getattr(actor, "pk", None),
             source=source,
-            reason=reason,
-            config=config,
+            reason=reason[:255],
+            at=presence.since,
         )
-    return presence, True
+    _notify(agent, old_status, status, actor=actor, source=source, reason=reason)
+    status_changed.send(
+        sender=AgentPresence,
+        agent=agent,
+        presence=presence,
+        old_status=old_status,
+        new_status=status,
+        actor=actor,
+        source=source,
+        reason=reason,
+        config=config,
+    )
+    return StatusChange(presence, Outcome.APPLIED, old_status=old_status)
+
+
+def _notify(agent, old_status: Status, status: Status, *, actor, source, reason) -> None:
+    """A notice for the agent when somebody else, or their schedule, changed their status (P11)."""
+    if source == Source.SUPERVISOR and getattr(actor, "pk", None) != agent.pk:
+        who = actor.get_username() if actor is not None else "A supervisor"
+        kind = Notice.Kind.CHANGED_BY_SUPERVISOR
+        text = f"{who} changed your status from {old_status.name} to {status.name}"
+    elif source in (Source.SHIFT, Source.APPOINTMENT):
+        kind = Notice.Kind.CHANGED_BY_SCHEDULE
+        text = f"Your {source.label.lower()} changed your status to {status.name}"
+    else:
+        return
+    Notice.objects.create(agent_id=agent.pk, kind=kind, text=f"{text}{f': {reason}' if reason else ''}."[:400])
 
 
 def _set_pending(presence: AgentPresence, status: Status | None) -> None:
@@ -181,20 +232,23 @@ def presence_cancel_finishing(agent, *, actor) -> AgentPresence:
     return presence
 
 
-def presence_complete_finishing(agent) -> AgentPresence:
+def presence_complete_finishing(agent) -> StatusChange:
     """Apply a finishing agent's pending status once they hold no open tickets (source drain).
 
-    Called after a ticket of theirs closes or leaves them; harmless for anyone else.
+    Called after a ticket of theirs closes or leaves them; harmless for anyone else. The
+    pending status is read under the presence lock, not before.
     """
     with transaction.atomic():
         presence = _lock_presence(agent)
         pending = presence.pending_status
-        if pending is None or workload_of(agent.pk).open_tickets > 0:
-            return presence
-        presence, _ = _change_status(
-            agent, pending, actor=None, source=Source.DRAIN, reason=f"finished open tickets before {pending.name}"
-        )
-    return presence
+        if pending is None:
+            return StatusChange(presence, Outcome.SKIPPED, reason="not finishing")
+        if workload_of(agent.pk).open_tickets > 0:
+            return StatusChange(presence, Outcome.SKIPPED, reason="open tickets left")
+        return _apply(
+            agent, presence, pending, actor=None, source=Source.DRAIN,
+            reason=f"finished open tickets before {pending.name}",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -213,7 +267,8 @@ def presence_request_status(agent, status: Status, *, actor, source: str, reason
     """
     check_selectable(status)
     if not (status.requires_approval and getattr(actor, "pk", None) == agent.pk):
-        return StatusChoice(presence_change_status(agent, status, actor=actor, source=source, reason=reason))
+        change = presence_change_status(agent, status, actor=actor, source=source, reason=reason)
+        return StatusChoice(change.presence)
     with transaction.atomic():
         presence = _lock_presence(agent)
         pending = StatusRequest.objects.filter(agent_id=agent.pk, state=StatusRequest.State.PENDING)

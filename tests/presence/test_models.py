@@ -22,7 +22,7 @@ def _errors(status: Status) -> dict:
 def test_builtin_statuses_match_the_spec(statuses):
     assert set(statuses) == {
         "available", "busy", "not-ready", "lunch", "short-break", "training", "meeting",
-        "technical-break", "after-work", "out-of-office", "kicked-out", "offline",
+        "technical-break", "after-work", "out-of-office", "kicked-out", "offline", "on-a-call", "after-call-work",
     }  # fmt: skip
     available = statuses["available"]
     assert (available.category, available.can_receive, available.online_for_live_chat, available.in_load_balance) == (
@@ -36,7 +36,9 @@ def test_builtin_statuses_match_the_spec(statuses):
     assert (statuses["lunch"].max_duration, statuses["lunch"].return_status) == (30, available)
     assert statuses["after-work"].count_time_after_dialogs_closed
     assert statuses["out-of-office"].warn_on_assign and statuses["out-of-office"].warn_on_mention
-    assert {s.slug for s in statuses.values() if s.is_system} == {"kicked-out", "offline"}
+    system = {s.slug for s in statuses.values() if s.is_system}
+    assert system == {"kicked-out", "offline", "on-a-call", "after-call-work"}
+    assert (statuses["on-a-call"].category, statuses["after-call-work"].category) == ("online", "not_ready")
     assert statuses["offline"].category == "offline"
     assert [s.slug for s in statuses.values() if s.can_receive] == ["available"]
 
@@ -67,9 +69,17 @@ def test_settings_save_always_targets_the_single_row(statuses):
 
 @pytest.mark.sqlite
 def test_in_load_balance_for_chat_only_without_in_load_balance():
-    status = StatusFactory.build(in_load_balance=True, in_load_balance_for_chat=True)
+    status = StatusFactory.build(can_receive=True, in_load_balance=True, in_load_balance_for_chat=True)
     assert "in_load_balance_for_chat" in _errors(status)
-    StatusFactory.build(in_load_balance=False, in_load_balance_for_chat=True).full_clean()
+    StatusFactory.build(can_receive=True, in_load_balance=False, in_load_balance_for_chat=True).full_clean()
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("flag", ["in_load_balance", "in_load_balance_for_chat"])
+def test_a_load_balance_flag_needs_can_receive(flag):
+    status = StatusFactory.build(can_receive=False, **{flag: True})
+    assert "needs 'can receive'" in _errors(status)[flag][0]
+    StatusFactory.build(can_receive=True, **{flag: True}).full_clean()
 
 
 @pytest.mark.sqlite

@@ -68,7 +68,8 @@ def test_add_status_saves_with_history(admin_client_, admin_user):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"in_load_balance": "on", "in_load_balance_for_chat": "on"}, "only be set when"),
+        ({"can_receive": "on", "in_load_balance": "on", "in_load_balance_for_chat": "on"}, "only be set when"),
+        ({"in_load_balance": "on"}, "needs 'can receive'"),
         ({"can_receive": "on", "count_time_after_dialogs_closed": "on"}, "cannot be on together"),
         ({"max_duration": "15"}, "needs a return status"),
         ({"color": "brown"}, "#RRGGBB"),

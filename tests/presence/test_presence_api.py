@@ -13,7 +13,7 @@ STATUS_FIELDS = {
     "id", "name", "slug", "category", "color", "emoji", "sort_order", "enabled", "is_system", "can_receive",
     "online_for_live_chat", "in_load_balance", "in_load_balance_for_chat", "warn_on_assign", "warn_on_mention",
     "count_time_after_dialogs_closed", "max_duration", "return_status", "requires_approval", "teams", "drain",
-    "idle_timeout",
+    "idle_timeout", "forward_to_phone",
 }  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def test_bad_credentials_and_bad_token(api_client, agent):
 
 def test_anyone_signed_in_lists_statuses_anonymous_does_not(api_client, agent_api, statuses):
     rows = agent_api.get("/api/v1/statuses/").json()
-    assert len(rows) == 12 and set(rows[0]) == STATUS_FIELDS
+    assert len(rows) == 14 and set(rows[0]) == STATUS_FIELDS
     lunch = next(row for row in rows if row["slug"] == "lunch")
     assert (lunch["max_duration"], lunch["return_status"]) == (30, statuses["available"].pk)
     assert [row["slug"] for row in agent_api.get("/api/v1/statuses/?can_receive=true").json()] == ["available"]
@@ -245,6 +245,7 @@ SETTINGS_FIELDS = {
     "log_status_changes", "reassign_on_status_change", "apply_mappings_to_schedules", "login_status",
     "idle_timeout_minutes", "idle_timeout_named", "idle_timeout_concurrent", "idle_warning_seconds",
     "auto_offline_minutes", "auto_offline_status", "kick_out_minutes", "appointment_default_status",
+    "wrap_up_max_minutes",
 }  # fmt: skip
 
 

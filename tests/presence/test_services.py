@@ -54,11 +54,12 @@ def _presence(agent) -> AgentPresence:
 def test_change_writes_presence_log_and_signal(statuses, agent, supervisor, received):
     before = _presence(agent)
 
-    presence = presence_change_status(
+    change = presence_change_status(
         agent, statuses["available"], actor=supervisor, source=Source.SUPERVISOR, reason="start of day"
     )
 
-    assert presence.status == statuses["available"]
+    assert change.applied and change.presence.status == statuses["available"]
+    assert change.old_status == statuses["offline"]
     stored = _presence(agent)
     assert stored.status == statuses["available"] and stored.since > before.since
     row = StatusChangeLog.objects.get(agent=agent)

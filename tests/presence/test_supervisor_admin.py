@@ -265,8 +265,10 @@ def test_a_shift_or_appointment_for_a_non_agent_is_refused_everywhere(sam_client
     body = {"agent": outsider.pk, "subject": "x", "start": "2030-01-07T10:00Z", "end": "2030-01-07T11:00Z"}
     response = api.post("/api/v1/appointments/", body, format="json")
     assert response.status_code == 400 and "agent" in response.json()["errors"]
-    assert response.json()["message"] == f"agent: User {outsider.pk} is not an agent: only users with an agent " \
+    assert (
+        response.json()["message"] == f"agent: User {outsider.pk} is not an agent: only users with an agent "
         "profile can be picked."
+    )
     assert not Shift.objects.exists() and not Appointment.objects.exists()
 
 

@@ -17,9 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
+from presence.eligibility import RULE_FIELDS, eligible_q, row_is_eligible, row_is_overflow
 from presence.models import AgentPresence, Channel
 from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
 from tickets.services.moves import assignment_fields, move_tickets, tickets_with_ids
@@ -28,8 +29,9 @@ from tickets.services.moves import assignment_fields, move_tickets, tickets_with
 @dataclass
 class Candidate:
     agent_id: int
-    for_all: bool  # status in load balance
-    for_chat: bool  # status in load balance for chat-linked tickets only
+    for_all: bool  # eligible by the routing rule for any ticket
+    for_chat: bool  # eligible for tickets linked to a chat
+    overflow: bool  # tentative: only when nobody else in the team can take the ticket
     capabilities: set[str]
     capacity: dict[str, int]
     held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -40,22 +42,15 @@ class Candidate:
 
     def can_take(self, ticket: Ticket) -> bool:
         capability = CAPABILITY_FOR_CHANNEL[ticket.channel]
-        status_ok = self.for_all or (ticket.linked_to_chat and self.for_chat)
+        status_ok = self.for_chat if ticket.linked_to_chat else self.for_all
         return status_ok and capability in self.capabilities and self.held[capability] < self.capacity[capability]
 
     def take(self, ticket: Ticket) -> None:
         self.held[CAPABILITY_FOR_CHANNEL[ticket.channel]] += 1
 
 
-def eligibility_q(prefix: str = "") -> Q:
-    """Presence conditions for automatic assignment, relative to a presence row (or via `prefix`)."""
-    return Q(**{f"{prefix}pending_status__isnull": True}) & (
-        Q(**{f"{prefix}status__in_load_balance": True}) | Q(**{f"{prefix}status__in_load_balance_for_chat": True})
-    )
-
-
 CANDIDATE_FIELDS = [
-    "agent_id", "status__in_load_balance", "status__in_load_balance_for_chat",
+    "agent_id", *RULE_FIELDS,
     *(f"agent__agent_profile__can_{c}" for c in Channel.values),
     *(f"agent__agent_profile__capacity_{c}" for c in Channel.values),
 ]  # fmt: skip
@@ -64,10 +59,11 @@ CANDIDATE_FIELDS = [
 def _candidate(row: dict) -> Candidate:
     return Candidate(
         agent_id=row["agent_id"],
-        for_all=row["status__in_load_balance"],
-        for_chat=row["status__in_load_balance_for_chat"],
+        for_all=row_is_eligible(row, chat=False),
+        for_chat=row_is_eligible(row, chat=True),
+        overflow=row_is_overflow(row),
         capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
-        capacity={c: row[f"agent__agent_profile__capacity_{c}"] for c in Channel.values},
+        capacity={c: row[f"agent__agent_profile__capacity_{c}"] or 0 for c in Channel.values},
     )
 
 
@@ -91,7 +87,7 @@ def _read_candidates(team_id: int, skip: set[int], known: dict[int, Candidate]) 
     """
     rows = (
         AgentPresence.objects.filter(
-            eligibility_q(), agent__team_memberships__team_id=team_id, agent__team_memberships__active=True
+            eligible_q(), agent__team_memberships__team_id=team_id, agent__team_memberships__active=True
         )
         .exclude(agent_id__in=skip)
         .order_by("agent_id")
@@ -113,7 +109,7 @@ def _lock(agent_ids) -> dict[int, Candidate]:
     under the lock, which is what assignments are checked against."""
     rows = (
         AgentPresence.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(eligibility_q(), agent_id__in=list(agent_ids))
+        .filter(eligible_q(), agent_id__in=list(agent_ids))
         .order_by("agent_id")
         .values(*CANDIDATE_FIELDS)
     )
@@ -170,7 +166,9 @@ def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
             proposals: dict[int, list[Ticket]] = defaultdict(list)
             candidates = _read_candidates(team_id, skip, known)
             for ticket in pending:
-                pool = [c for c in candidates if c.can_take(ticket)]
+                able = [c for c in candidates if c.can_take(ticket)]
+                # Tentative agents are the overflow: only when nobody else can take it (S6).
+                pool = [c for c in able if not c.overflow] or able
                 if not pool:
                     plan.unrouted.append(ticket)
                     continue
