@@ -177,3 +177,8 @@ def agent_card(agent) -> dict:
         ),
         "log": StatusChangeLog.objects.filter(agent=agent).select_related("actor")[:10],
     }
+
+
+def panel_context(user) -> dict:
+    """What the agent panel shows of presence beyond the header: notices (P11) and queues (P10)."""
+    return {}

@@ -20,5 +20,6 @@ def agent_panel(request: HttpRequest) -> HttpResponse:
         "queue": selectors.team_queue_for(request.user),
         "prompts": presence_selectors.presence_prompts(presence_selectors.presence_get(request.user), profile),
         "idle_warning_seconds": PresenceSettings.load().idle_warning_seconds,
+        **presence_selectors.panel_context(request.user),
     }
     return render(request, "tickets/panel.html", context)

@@ -4,6 +4,7 @@
   receive, set only by call events.
 - A load-balance flag on a status that cannot receive contradicted the rule (agents in it got
   work while they showed away): those flags are turned off.
+- After work finishes open tickets first (drain).
 """
 
 from django.db import migrations
@@ -40,9 +41,16 @@ def one_routing_rule(apps, schema_editor):
     Status.objects.filter(can_receive=False, in_load_balance_for_chat=True).update(in_load_balance_for_chat=False)
 
 
+def after_work_finishes_first(apps, schema_editor):
+    # "After work" while holding tickets means finishing them first (P4), as agents expect.
+    Status = apps.get_model("presence", "Status")
+    Status.objects.filter(slug="after-work").update(drain=True)
+
+
 def create(apps, schema_editor):
     create_phone_statuses(apps, schema_editor)
     one_routing_rule(apps, schema_editor)
+    after_work_finishes_first(apps, schema_editor)
 
 
 def grant(apps, schema_editor):
