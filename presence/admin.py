@@ -24,6 +24,7 @@ from presence.errors import ApplicationError
 from presence.models import (
     AgentPresence,
     AgentProfile,
+    Call,
     PresenceSettings,
     Status,
     StatusChangeLog,
@@ -574,6 +575,17 @@ class StatusRequestAdmin(admin.ModelAdmin):
     @admin.action(description="Reject selected requests", permissions=["change"])
     def reject(self, request, queryset) -> None:
         self._decide(request, queryset, services.status_request_reject, "Rejected")
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyAdmin):
+    """Phone calls as the phone system reported them (P12); read-only: only call events write them."""
+
+    list_display = ["call_id", "agent", "state", "started_at", "ended_at", "done_at", "status_before", "wrap_up_until"]
+    list_filter = ["state", "started_at"]
+    list_select_related = ["agent", "status_before"]
+    search_fields = ["call_id", "agent__username"]
+    date_hierarchy = "started_at"
 
 
 # --- settings ----------------------------------------------------------------------------------------

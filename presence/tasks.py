@@ -28,3 +28,10 @@ def idle_timeout_task() -> int:
     changed = services.presence_idle_timeout()
     logger.info("Idle timeout: %d agent(s) logged out", changed)
     return changed
+
+
+@shared_task
+def wrap_up_expire_task() -> int:
+    ended = services.presence_wrap_up_expire()
+    logger.info("After call work: %d agent(s) past the maximum returned", ended)
+    return ended

@@ -6,7 +6,7 @@ of queries.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,8 @@ class Workload:
     open_tickets: int = 0
     pinned_tickets: int = 0
     at_capacity: bool = False
+    # Held work per capability (email, chat, phone, video), for per-channel capacity checks.
+    by_capability: dict[str, int] = field(default_factory=dict)
 
 
 NO_WORK = Workload()

@@ -34,6 +34,7 @@ CELERY_BEAT_SCHEDULE = {
     "presence-expire-timed-statuses": {"task": "presence.tasks.expire_timed_statuses_task", "schedule": 30.0},
     "presence-auto-offline": {"task": "presence.tasks.auto_offline_task", "schedule": 30.0},
     "presence-idle-timeout": {"task": "presence.tasks.idle_timeout_task", "schedule": 30.0},
+    "presence-wrap-up-expire": {"task": "presence.tasks.wrap_up_expire_task", "schedule": 30.0},
     "scheduling-apply-shifts": {"task": "scheduling.tasks.apply_shifts_task", "schedule": 30.0},
     "scheduling-apply-appointments": {"task": "scheduling.tasks.apply_appointments_task", "schedule": 30.0},
     "tickets-kick-out": {"task": "tickets.tasks.kick_out_task", "schedule": 60.0},
