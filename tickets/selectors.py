@@ -1,11 +1,14 @@
 """Reads of the tickets app."""
 
-from django.db.models import Count, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from presence.eligibility import eligible_q, overflow_q
-from presence.models import AgentPresence, Team, TeamMembership
+from presence.models import AgentPresence, StatusCategory, Team, TeamMembership
 from presence.selectors import is_supervisor
-from tickets.models import Ticket, mentioned_usernames
+from tickets.models import Ticket, TicketNote, channels_for_capability, mentioned_usernames
+
+User = get_user_model()
 
 
 def ticket_list_for(user) -> QuerySet[Ticket]:
@@ -19,30 +22,6 @@ def ticket_list_for(user) -> QuerySet[Ticket]:
 
 def team_list() -> QuerySet[Team]:
     return Team.objects.select_related("routing").prefetch_related("memberships")
-
-
-def live_chat_online_q(prefix: str = "") -> Q:
-    """Counts as online for live chat (T6): the status says so, and by the one routing rule the
-    agent takes chats now (not finishing, not only as tentative overflow)."""
-    return Q(**{f"{prefix}status__online_for_live_chat": True}) & eligible_q(prefix, chat=True) & ~overflow_q(prefix)
-
-
-def live_chat_availability() -> dict:
-    """Agents who count as online for live chat (T6), in total and per team: two queries."""
-    total = AgentPresence.objects.filter(live_chat_online_q()).count()
-    per_team = {
-        row["id"]: row
-        for row in Team.objects.values("id", "name").annotate(
-            online=Count(
-                "memberships",
-                filter=Q(memberships__active=True) & live_chat_online_q("memberships__agent__presence__"),
-            )
-        )
-    }
-    return {
-        "online": total,
-        "teams": [{"team": tid, "name": row["name"], "online": row["online"]} for tid, row in sorted(per_team.items())],
-    }
 
 
 def my_open_tickets(user) -> QuerySet[Ticket]:
@@ -62,17 +41,27 @@ def _status_of(agent):
     return (
         AgentPresence.objects.select_related("status")
         .filter(agent_id=agent.pk)
-        .values_list("status__name", "status__warn_on_assign", "status__warn_on_mention")
+        .values_list(
+            "status__name",
+            "status__warn_on_assign",
+            "status__warn_on_mention",
+            "status__can_receive",
+            "status__category",
+        )
         .first()
     )
 
 
 def assign_question(agent) -> str | None:
-    """What to ask before assigning to this agent by hand (T5), or None: "ann is Out of office.
-    Assign anyway?" for a status that warns on assign."""
+    """What to ask before assigning to this agent by hand (T5, T7), or None: "ann is Out of office.
+    Assign anyway?" for a status that warns on assign, "bob is Busy, which cannot receive work.
+    Assign anyway?" for another status that cannot receive (only supervisors may go on; Offline
+    is refused, not asked)."""
     row = _status_of(agent)
     if row and row[1]:
         return f"{agent.get_username()} is {row[0]}. Assign anyway?"
+    if row and not row[3] and row[4] != StatusCategory.OFFLINE:
+        return f"{agent.get_username()} is {row[0]}, which cannot receive work. Assign anyway?"
     return None
 
 
@@ -85,3 +74,71 @@ def mention_questions(bodies) -> list[str]:
         "agent__username", "status__name"
     )
     return [f"{username} is {status}. Mention them anyway?" for username, status in sorted(rows)]
+
+
+# --- the agent's ticket page -------------------------------------------------------------------
+
+
+def ticket_page_for(user) -> QuerySet[Ticket]:
+    """ticket_list_for(user) with what the ticket page shows: team, assignee, notes with authors."""
+    return (
+        ticket_list_for(user)
+        .select_related("assignee")
+        .prefetch_related(Prefetch("notes", queryset=TicketNote.objects.select_related("author")))
+    )
+
+
+def ticket_take_scope(user) -> QuerySet[Ticket]:
+    """Tickets a user may try to take: supervisors any; agents their own and every ticket of their
+    teams, so one a teammate took first answers "taken" rather than "no such ticket"."""
+    if is_supervisor(user):
+        return Ticket.objects.all()
+    team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
+    return Ticket.objects.filter(Q(assignee_id=user.pk) | Q(team_id__in=team_ids))
+
+
+def teammates_of(user) -> QuerySet:
+    """Members of the user's teams but the user, with their status: whom a note may @mention."""
+    team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
+    members = TeamMembership.objects.filter(team_id__in=team_ids).values("agent_id")
+    return (
+        User.objects.filter(pk__in=members, is_active=True)
+        .exclude(pk=user.pk)
+        .select_related("presence__status")
+        .order_by("username")
+    )
+
+
+def handover_candidates(ticket: Ticket, user) -> QuerySet:
+    """Whom `user` may hand `ticket` over to: active members of its team (of the user's teams when
+    it has none) whose status can receive and who are not finishing (P4), with the channel's
+    capability and room under its capacity; neither the user nor the current assignee."""
+    capability = ticket.capability
+    if ticket.team_id is not None:
+        team_ids = [ticket.team_id]
+    else:
+        team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
+    members = TeamMembership.objects.filter(team_id__in=team_ids, active=True).values("agent_id")
+    # A subquery, not a join: the team join would count a ticket once per shared team.
+    held = (
+        Ticket.objects.held()
+        .filter(assignee_id=OuterRef("pk"), channel__in=channels_for_capability(capability))
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        User.objects.filter(
+            pk__in=members,
+            is_active=True,
+            presence__status__can_receive=True,
+            presence__pending_status__isnull=True,
+            **{f"agent_profile__can_{capability}": True},
+        )
+        .exclude(pk__in=[pk for pk in (user.pk, ticket.assignee_id) if pk is not None])
+        .annotate(held=Coalesce(Subquery(held), 0))
+        .filter(held__lt=F(f"agent_profile__capacity_{capability}"))
+        .select_related("presence__status")
+        .order_by("username")
+    )

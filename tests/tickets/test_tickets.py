@@ -2,12 +2,12 @@ import pytest
 
 from presence.availability import availability_of
 from presence.models import AgentPresence, Source, StatusChangeLog
+from presence.selectors import live_chat_availability
 from presence.services import presence_cancel_finishing, presence_change_status, presence_request_status
 from presence.workload import workload_of
 from tests.factories import UserFactory
 from tests.tickets.conftest import status_of
 from tickets.models import RoutingMethod, Ticket
-from tickets.selectors import live_chat_availability
 from tickets.services import (
     AssignmentRefused,
     ticket_assign,

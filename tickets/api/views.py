@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from presence.api.permissions import ReadAnyWriteConfigAdmin
 from presence.models import Team
+from presence.selectors import live_chat_availability
 from tickets import selectors, services
 from tickets.api.serializers import (
     LiveChatAvailabilitySerializer,
@@ -44,6 +45,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     queryset = Ticket.objects.none()
 
     def get_queryset(self):
+        if self.action == "take":
+            return selectors.ticket_take_scope(self.request.user)
         return selectors.ticket_list_for(self.request.user)
 
     def retrieve(self, request, *args, **kwargs):
@@ -87,6 +90,14 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         ticket = services.ticket_close(self.get_object(), actor=request.user)
+        return Response(TicketSerializer(ticket).data)
+
+    @extend_schema(request=None, responses={200: TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def take(self, request, pk=None):
+        """Take a ticket from my team's Unassigned queue (it counts as opened). 400 names why not
+        (status, finishing, capability, capacity, team); 409 `taken` when someone else got it first."""
+        ticket = services.ticket_take(self.get_object(), agent=request.user)
         return Response(TicketSerializer(ticket).data)
 
 
@@ -151,4 +162,4 @@ class LiveChatAvailabilityView(APIView):
 
     @extend_schema(responses={200: LiveChatAvailabilitySerializer})
     def get(self, request):
-        return Response(selectors.live_chat_availability())
+        return Response(live_chat_availability())

@@ -11,6 +11,8 @@ from tickets.services.routing import team_queue_route, tickets_route, tickets_ro
 from tickets.services.teams import team_routing_save, team_save
 from tickets.services.tickets import (
     AssignmentRefused,
+    TakeRefused,
+    TicketTaken,
     assignment_refusal,
     ticket_assign,
     ticket_close,
@@ -18,6 +20,7 @@ from tickets.services.tickets import (
     ticket_delete,
     ticket_mark_opened,
     ticket_note_add,
+    ticket_take,
     ticket_unassign,
     ticket_update,
     tickets_assign_many,
@@ -25,6 +28,8 @@ from tickets.services.tickets import (
 
 __all__ = [
     "AssignmentRefused",
+    "TakeRefused",
+    "TicketTaken",
     "assignment_refusal",
     "mapping_delete",
     "mapping_for_change",
@@ -38,6 +43,7 @@ __all__ = [
     "ticket_delete",
     "ticket_mark_opened",
     "ticket_note_add",
+    "ticket_take",
     "ticket_unassign",
     "ticket_update",
     "tickets_ask_still_working",

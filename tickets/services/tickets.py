@@ -3,9 +3,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from presence.errors import ApplicationError
-from presence.models import AgentPresence, AgentProfile, Status, StatusCategory
+from presence.models import AgentPresence, AgentProfile, Status, StatusCategory, TeamMembership
+from presence.selectors import is_supervisor
 from presence.services import presence_answer_still_working, presence_complete_finishing
-from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState, mentioned_usernames
+from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState, channels_for_capability, mentioned_usernames
 from tickets.services.routing import team_queue_route, tickets_route
 
 User = get_user_model()
@@ -13,6 +14,19 @@ User = get_user_model()
 
 class AssignmentRefused(ApplicationError):
     code = "assignment_refused"
+
+
+class TakeRefused(ApplicationError):
+    """An agent may not take a ticket from the queue; 409 `taken` when someone else got it first."""
+
+    code = "take_refused"
+
+
+class TicketTaken(TakeRefused):
+    """Someone else took the ticket first."""
+
+    code = "taken"
+    http_status = 409
 
 
 def status_warning(agent, status: Status, *, mention: bool = False) -> str | None:
@@ -52,10 +66,12 @@ def ticket_create(*, actor, subject: str, channel: str = "email", team=None, lin
     return ticket
 
 
-def assignment_refusal(ticket: Ticket, agent) -> str | None:
+def assignment_refusal(ticket: Ticket, agent, *, by_supervisor: bool = True) -> str | None:
     """Why `agent` may not be given `ticket` by hand (None: they may): a closed ticket, someone who
-    is not an agent, an agent who is Offline or lacks the channel's capability. The admin's form
-    asks before saving anything; ticket_assign asks again under the ticket's lock."""
+    is not an agent, an agent who is Offline or lacks the channel's capability, and, when an agent
+    (not a supervisor) assigns, a status that cannot receive work (T7; supervisors get a warning
+    instead). The admin's form asks before saving anything; ticket_assign asks again under the
+    ticket's lock."""
     if ticket.state == TicketState.CLOSED:
         return f"Ticket #{ticket.pk} is closed." if ticket.pk else "A closed ticket cannot be assigned."
     profile = AgentProfile.objects.filter(user_id=agent.pk).first()
@@ -64,6 +80,8 @@ def assignment_refusal(ticket: Ticket, agent) -> str | None:
         return f"{agent.get_username()} is not an agent."
     if presence.status.category == StatusCategory.OFFLINE:
         return f"{agent.get_username()} is offline and cannot be assigned tickets."
+    if not by_supervisor and not presence.status.can_receive:
+        return f"{agent.get_username()} is {presence.status.name}: that status cannot receive work."
     if not profile.has_capability(ticket.capability):
         return (
             f"{agent.get_username()} cannot handle {ticket.get_channel_display().lower()} tickets "
@@ -72,16 +90,27 @@ def assignment_refusal(ticket: Ticket, agent) -> str | None:
     return None
 
 
+def receive_warning(agent, status: Status) -> str | None:
+    """What a supervisor is told when assigning by hand to an agent whose status cannot receive
+    (T7), unless the status already warns on assign (one warning per status)."""
+    if status.can_receive or status.warn_on_assign:
+        return None
+    return f"{agent.get_username()} is {status.name}, which cannot receive work."
+
+
 def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
-    """Assign by hand (admin, API). Refuses an agent who is Offline, lacks the channel's capability
-    or is not an agent; returns the warnings the agent's status asks for (they do not block)."""
+    """Assign by hand (admin, API, the ticket page's hand-over). Refuses an agent who is Offline,
+    lacks the channel's capability or is not an agent, and, when the actor is an agent rather than
+    a supervisor (or the system: `actor=None`), one whose status cannot receive (T7); returns the
+    warnings the agent's status asks for (they do not block)."""
+    by_supervisor = actor is None or is_supervisor(actor)
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        refusal = assignment_refusal(ticket, agent)
+        refusal = assignment_refusal(ticket, agent, by_supervisor=by_supervisor)
         if refusal:
             raise AssignmentRefused(refusal)
         presence = AgentPresence.objects.select_related("status").get(agent_id=agent.pk)
-        warnings = [w for w in [status_warning(agent, presence.status)] if w]
+        warnings = [w for w in [status_warning(agent, presence.status), receive_warning(agent, presence.status)] if w]
         previous = ticket.assignee_id
         if previous == agent.pk:
             return ticket, warnings
@@ -110,6 +139,66 @@ def tickets_assign_many(tickets, agent, *, actor) -> tuple[list[Ticket], list[st
         assigned.append(ticket)
         warnings += [w for w in ticket_warnings if w not in warnings]
     return assigned, warnings, refused
+
+
+def ticket_take(ticket: Ticket, *, agent) -> Ticket:
+    """An agent takes a ticket from their team's Unassigned queue, and so has opened it.
+
+    Refused (TakeRefused) unless the ticket is still open or pending and unassigned (409 `taken`
+    when someone else got it first; taking one's own ticket again changes nothing), it is in a
+    team the agent is an active member of, the agent's status can receive and they are not
+    finishing (P4), and they have the channel's capability and room under its capacity.
+
+    Locks the ticket, then the agent's presence row: the order routing uses (routing.py). Held
+    tickets are counted under the presence lock, which routing and other takes also take before
+    giving this agent work, so two takes at once cannot fill the agent past capacity.
+    """
+    profile = AgentProfile.objects.filter(user_id=agent.pk).first()
+    if profile is None:
+        raise TakeRefused(f"{agent.get_username()} is not an agent: only agents take tickets from a queue.")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
+        if not ticket.is_held:
+            raise TakeRefused(f"Ticket #{ticket.pk} is closed.")
+        if ticket.assignee_id == agent.pk:
+            return ticket
+        if ticket.assignee_id is not None:
+            taker = User.objects.filter(pk=ticket.assignee_id).values_list("username", flat=True).first()
+            raise TicketTaken(f"{taker} took ticket #{ticket.pk} first.")
+        if ticket.team_id is None:
+            raise TakeRefused(f"Ticket #{ticket.pk} is in no team's queue: a supervisor assigns it.")
+        if not TeamMembership.objects.filter(agent_id=agent.pk, team_id=ticket.team_id, active=True).exists():
+            raise TakeRefused(
+                f"Ticket #{ticket.pk} is in the {ticket.team} queue, and you are not an active member of {ticket.team}."
+            )
+        presence = (
+            AgentPresence.objects.select_for_update(of=("self",))
+            .select_related("status", "pending_status")
+            .get(agent_id=agent.pk)
+        )
+        if not presence.status.can_receive:
+            raise TakeRefused(f"You are {presence.status.name}: that status cannot receive work.")
+        if presence.pending_status_id:
+            raise TakeRefused(
+                f"You are finishing your open tickets before {presence.pending_status.name}: "
+                "cancel finishing to take new work."
+            )
+        capability = ticket.capability
+        channel = ticket.get_channel_display().lower()
+        if not profile.has_capability(capability):
+            raise TakeRefused(f"You cannot handle {channel} tickets (no {capability} capability).")
+        held = Ticket.objects.held().filter(assignee_id=agent.pk, channel__in=channels_for_capability(capability))
+        capacity = profile.capacity[capability]
+        if held.count() >= capacity:
+            raise TakeRefused(f"You are at your {capability} capacity ({capacity} open): close or hand over one first.")
+        now = timezone.now()
+        ticket.assignee = agent
+        ticket.assigned_at = now
+        ticket.opened_at = now  # taking it from the queue is opening it (C6)
+        ticket._history_user = agent
+        ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+        presence_answer_still_working(agent, now=now)
+    return ticket
 
 
 def ticket_unassign(ticket: Ticket, *, actor) -> Ticket:

@@ -1,0 +1,133 @@
+"""An agent's day with tickets in a real browser (T8, C6, P4): take from the queue, a note that
+mentions someone out of office, finishing before After work, closing the last ticket."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from presence.models import AgentPresence, Status
+from tests.factories import PASSWORD, AgentFactory, TeamFactory
+from tickets.models import RoutingMethod, TeamRouting, Ticket, TicketNote
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WAIT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: bin/test installs Debian's chromium package")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # ordinary blocking calls all the same.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            yield browser
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(settings):
+    settings.PRESENCE_PAGE_POLL_SECONDS = 0.5
+
+
+def _sign_in(browser, live_server, username: str, next_path: str = "/"):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    return page
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_an_agents_day_with_tickets(browser, live_server):
+    # given ann (who signs in as Available) in Support with a ticket of her own, a teammate out
+    # of office, another at work, and a ticket waiting in the team's queue
+    statuses = {status.slug: status for status in Status.objects.all()}
+    support = TeamFactory(name="Support")
+    TeamRouting.objects.create(team=support, method=RoutingMethod.MANUAL)
+    ann = AgentFactory(username="ann", teams=[support])
+    AgentFactory(username="bob", teams=[support], status=statuses["available"])
+    AgentFactory(username="cara", teams=[support], status=statuses["out-of-office"])
+    mine = Ticket.objects.create(subject="VPN keeps dropping", team=support, assignee=ann)
+    queued = Ticket.objects.create(subject="Printer jam on floor 2", team=support)
+
+    page = _sign_in(browser, live_server, "ann")
+    assert page.text_content("#status-name").strip().endswith("Available")
+
+    # takes the queued ticket from the panel: its page opens
+    with page.expect_navigation():
+        page.click("#team-queue tr:has-text('Printer jam') button.take")
+    assert page.url.endswith(f"/tickets/{queued.pk}/")
+    assert f"You took ticket #{queued.pk}." in page.text_content("#flash")
+    assert page.text_content("#ticket-assignee").strip() == "ann"
+    page.wait_for_function(  # the timer ticks in the page, from the server's "0 minutes"
+        "/^\\d+s$/.test(document.getElementById('since-opened').textContent.trim())", timeout=WAIT_MS
+    )
+
+    # writes a note, completing "@ca" from the teammates list: only cara is left to pick
+    page.click("#note-body")
+    page.keyboard.type("Toner replaced. Ask @ca")
+    assert page.is_visible("button.mention[data-username=cara]")
+    assert page.is_hidden("button.mention[data-username=bob]")
+    page.click("button.mention[data-username=cara]")
+    page.keyboard.type("about the spare drum.")
+    assert page.input_value("#note-body") == "Toner replaced. Ask @cara about the spare drum."
+    with page.expect_navigation():
+        page.click("#add-note")
+    # cara is Out of office: asked first, nothing saved yet
+    assert "cara is Out of office. Mention them anyway?" in page.text_content("#confirmation")
+    assert not TicketNote.objects.exists()
+    _shot(page, "agent-mention-confirmation.png")
+    with page.expect_navigation():
+        page.click("#confirm")
+    assert "Note added." in page.text_content("#flash")
+    assert "Toner replaced. Ask @cara about the spare drum." in page.text_content("#note-list")
+    _shot(page, "agent-ticket.png")
+
+    # picks After work while holding two tickets: finishing, still Available
+    page.select_option("#status-select", label="🏠 After work")
+    page.wait_for_function(
+        "document.getElementById('status-note').textContent.includes('Finishing before After work')", timeout=WAIT_MS
+    )
+    assert page.text_content("#status-name").strip().endswith("Available")
+    with page.expect_navigation():
+        page.click("text=Back to my tickets")
+    assert page.is_visible("#finishing-banner")
+    assert page.text_content("#finishing-target").strip() == "After work"
+    _shot(page, "agent-finishing.png")
+
+    # closes both tickets on their pages; the last one applies After work
+    for ticket in (mine, queued):
+        with page.expect_navigation():
+            page.click(f"#my-tickets a[href='/tickets/{ticket.pk}/']")
+        with page.expect_navigation():
+            page.click("#close")
+        assert f"Ticket #{ticket.pk} closed." in page.text_content("#flash")
+    assert re.search(r"After work$", page.text_content("#status-name").strip())
+    assert page.text_content("#status-note").strip() == ""
+    assert page.is_hidden("#finishing-banner")
+    _shot(page, "agent-after-work.png")
+    presence = AgentPresence.objects.select_related("status").get(agent=ann)
+    assert (presence.status.slug, presence.pending_status_id) == ("after-work", None)
+    page.context.close()

@@ -1,0 +1,168 @@
+"""One routing rule (T7): automatic work only for a status that can receive and is in load balance
+(or in load balance for chat, for chat-linked tickets); Tentative receives only as overflow and
+Conference shows busy (S6). Routing, availability and live-chat counts all follow it."""
+
+import importlib
+
+import pytest
+from django.apps import apps
+
+from presence.availability import availability_of
+from presence.eligibility import eligible_q, is_eligible, row_is_eligible, status_receives_automatically
+from presence.models import AgentPresence, PresenceSettings, Status
+from presence.selectors import agent_availability, agent_list, live_chat_availability
+from presence.workload import workloads
+from tests.factories import StatusFactory
+from tickets.models import RoutingMethod, Ticket
+from tickets.services import ticket_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def backoffice(db):
+    """Contradictory flags as an old database may hold them: load balance on, can receive off."""
+    status = StatusFactory(name="Backoffice", slug="backoffice", category="online", can_receive=True,
+                           in_load_balance=True)  # fmt: skip
+    Status.objects.filter(pk=status.pk).update(can_receive=False)
+    return Status.objects.get(pk=status.pk)
+
+
+def _availability(agent) -> str:
+    return agent_availability(agent_list().get(user_id=agent.pk), workloads([agent.pk]))
+
+
+def test_the_filter_and_the_predicate_agree_for_every_combination_of_flags(make_agent, statuses):
+    combos = []
+    for can_receive in (False, True):
+        for lb in (False, True):
+            for lb_chat in (False, True):
+                status = StatusFactory(category="online", can_receive=True, in_load_balance=lb,
+                                       in_load_balance_for_chat=lb_chat and not lb)  # fmt: skip
+                Status.objects.filter(pk=status.pk).update(can_receive=can_receive)  # past validation
+                combos.append(make_agent(f"a{len(combos)}", status="available"))
+                AgentPresence.objects.filter(agent=combos[-1]).update(status=status)
+    presences = list(AgentPresence.objects.select_related("status").filter(agent__in=combos))
+    for chat in (False, True, None):
+        eligible = AgentPresence.objects.filter(eligible_q(chat=chat), agent__in=combos)
+        in_sql = set(eligible.values_list("agent_id", flat=True))
+        in_python = {p.agent_id for p in presences if is_eligible(p, chat=chat)}
+        assert in_sql == in_python, chat
+        rows = AgentPresence.objects.filter(agent__in=combos).values("agent_id", "status__can_receive",
+                                                                     "status__in_load_balance",
+                                                                     "status__in_load_balance_for_chat",
+                                                                     "pending_status", "status__category")  # fmt: skip
+        assert {r["agent_id"] for r in rows if row_is_eligible(r, chat=chat)} == in_sql
+    # nobody who cannot receive is ever eligible
+    assert not [p for p in presences if not p.status.can_receive and is_eligible(p)]
+
+
+def test_a_status_that_cannot_receive_gets_no_work_even_with_load_balance_set(make_team, make_agent, backoffice):
+    team = make_team("Support", RoutingMethod.LOAD_BALANCE)
+    ann = make_agent("ann", teams=[team])
+    AgentPresence.objects.filter(agent=ann).update(status=backoffice)
+    ticket = ticket_create(actor=None, subject="x", team=team)
+    assert ticket.assignee is None
+    assert _availability(ann) == "not_receiving"
+    assert not status_receives_automatically(backoffice)
+
+
+def test_a_can_receive_only_status_is_not_receiving_and_gets_no_work(make_team, make_agent):
+    manual_only = StatusFactory(name="Manual only", category="online", can_receive=True)
+    team = make_team("Support", RoutingMethod.ROUND_ROBIN)
+    ann = make_agent("ann", teams=[team])
+    AgentPresence.objects.filter(agent=ann).update(status=manual_only)
+    assert ticket_create(actor=None, subject="x", team=team).assignee is None
+    assert _availability(ann) == "not_receiving"
+
+
+def test_the_migration_turns_contradictory_flags_off(backoffice):
+    migration = importlib.import_module("presence.migrations.0007_phone_statuses_one_routing_rule")
+    migration.one_routing_rule(apps, None)
+    backoffice.refresh_from_db()
+    assert (backoffice.in_load_balance, backoffice.in_load_balance_for_chat) == (False, False)
+    backoffice.full_clean()
+
+
+def test_the_api_refuses_load_balance_without_can_receive(admin_api):
+    body = {"name": "Backoffice", "category": "online", "in_load_balance": True}
+    response = admin_api.post("/api/v1/statuses/", body, format="json")
+    assert response.status_code == 400 and "needs 'can receive'" in response.json()["errors"]["in_load_balance"][0]
+
+
+def test_chat_only_status_gets_only_chat_linked_tickets(make_team, make_agent):
+    chats = StatusFactory(name="Chats only", category="online", can_receive=True, in_load_balance_for_chat=True)
+    team = make_team("Chat", RoutingMethod.ROUND_ROBIN)
+    ann = make_agent("ann", teams=[team])
+    AgentPresence.objects.filter(agent=ann).update(status=chats)
+    assert ticket_create(actor=None, subject="mail", team=team).assignee is None
+    assert ticket_create(actor=None, subject="chat", team=team, channel="chat", linked_to_chat=True).assignee == ann
+    assert _availability(ann) == "active"
+
+
+# --- Tentative and Conference (S6) -------------------------------------------------------------
+
+
+@pytest.fixture
+def tentative(db):
+    return StatusFactory(name="Tentative", category="tentative", can_receive=True, in_load_balance=True)
+
+
+def test_tentative_receives_only_when_nobody_else_can(make_team, make_agent, tentative):
+    team = make_team("Support", RoutingMethod.LOAD_BALANCE)
+    ann = make_agent("ann", teams=[team], capacity_email=1)
+    tess = make_agent("tess", teams=[team])
+    AgentPresence.objects.filter(agent=tess).update(status=tentative)
+    first = ticket_create(actor=None, subject="one", team=team)
+    second = ticket_create(actor=None, subject="two", team=team)
+    assert (first.assignee, second.assignee) == (ann, tess)  # ann full: tess takes the overflow
+    assert _availability(tess) == "away"
+    # the queue waits for a regular agent while one has room
+    Ticket.objects.filter(pk=first.pk).update(state="closed")
+    assert ticket_create(actor=None, subject="three", team=team).assignee == ann
+
+
+def test_conference_shows_busy(make_agent):
+    conference = StatusFactory(name="Conference call", category="conference")
+    ann = make_agent("ann")
+    AgentPresence.objects.filter(agent=ann).update(status=conference)
+    presence = AgentPresence.objects.select_related("status").get(agent=ann)
+    assert availability_of(presence, workloads([ann.pk]).get(ann.pk)).value == "busy"
+
+
+# --- live-chat counts -----------------------------------------------------------------------------
+
+
+def test_live_chat_counts_follow_the_rule(make_team, make_agent, statuses, tentative, backoffice):
+    team = make_team("Chat", RoutingMethod.MANUAL)
+    make_agent("ann", teams=[team])  # Available: counts
+    finishing = make_agent("fin", teams=[team])
+    AgentPresence.objects.filter(agent=finishing).update(pending_status=statuses["after-work"])
+    for name, status in (("tess", tentative), ("bo", backoffice)):
+        agent = make_agent(name, teams=[team])
+        Status.objects.filter(pk=status.pk).update(online_for_live_chat=True)
+        AgentPresence.objects.filter(agent=agent).update(status=status)
+    counts = live_chat_availability()
+    assert counts["online"] == 1
+    assert [t["online"] for t in counts["teams"] if t["team"] == team.pk] == [1]
+
+
+# --- auto-offline can be turned off (C5) ------------------------------------------------------------
+
+
+def test_auto_offline_off_when_empty(admin_api, make_agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from presence.services import presence_auto_offline
+
+    ann = make_agent("ann")
+    AgentPresence.objects.filter(agent=ann).update(since=timezone.now() - timedelta(hours=5))
+    response = admin_api.patch("/api/v1/presence-settings/", {"auto_offline_minutes": None}, format="json")
+    assert response.status_code == 200 and response.json()["auto_offline_minutes"] is None
+    assert PresenceSettings.load().auto_offline_minutes is None
+    assert presence_auto_offline() == 0
+    assert AgentPresence.objects.get(agent=ann).status.slug == "available"
+    admin_api.patch("/api/v1/presence-settings/", {"auto_offline_minutes": 10}, format="json")
+    assert presence_auto_offline() == 1
