@@ -3,18 +3,22 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet
 from rest_framework import serializers
 
+from presence.eligibility import eligible_q, is_eligible, is_overflow, overflow_q
 from presence.errors import NotAnAgent
 from presence.models import (
     AgentPresence,
     AgentProfile,
+    Notice,
     PresenceSettings,
     Status,
+    StatusCategory,
     StatusChangeLog,
     StatusRequest,
     StillWorkingPrompt,
+    Team,
     TeamMembership,
 )
 from presence.workload import NO_WORK, Workload
@@ -118,6 +122,7 @@ def header_state(user) -> dict:
         "since": presence.since.isoformat(),
         "pending_status": presence.pending_status.name if presence.pending_status_id else None,
         "requested_status": pending_request.status.name if pending_request else None,
+        "wrap_up": presence.status.slug == Status.AFTER_CALL_WORK,
     }
 
 
@@ -128,26 +133,76 @@ class BoardRow:
     availability: str
     workload: Workload
     pending_request: StatusRequest | None
+    live_chat: bool = False  # counts as online for live chat (T6)
 
     @property
     def agent(self):
         return self.profile.user
 
+    @property
+    def memberships(self) -> list[TeamMembership]:
+        """The agent's team memberships with their teams, by team name (prefetched)."""
+        return list(self.profile.user.team_memberships.all())
 
-def board_rows(*, status: Status | None = None, availability: str | None = None) -> list[BoardRow]:
-    """Every agent for the supervisor board (U3), in five queries whatever their number:
-    agents with presence, team memberships, open work (two), pending requests."""
+    @property
+    def queues(self) -> list[str]:
+        """The agent's active queues (P10): the teams they take work from."""
+        return [m.team.name for m in self.memberships if m.active]
+
+
+@dataclass
+class CountsRow:
+    """One line of the board's counts: every agent (team None) or one team's members."""
+
+    team: Team | None
+    agents: int
+    by_status: list[int]  # in the order of BoardCounts.statuses
+    by_availability: list[int]  # in the order of BoardCounts.availabilities
+    live_chat: int
+
+
+@dataclass
+class BoardCounts:
+    statuses: list[Status]  # the statuses agents are in, in catalogue order
+    availabilities: list  # Availability members, in their order
+    rows: list[CountsRow]
+
+    @property
+    def teams(self) -> list[Team]:
+        """The teams that have members, by name."""
+        return [row.team for row in self.rows if row.team is not None]
+
+
+@dataclass
+class Board:
+    rows: list[BoardRow]
+    counts: BoardCounts
+
+
+def _board_agents() -> QuerySet[AgentProfile]:
+    """Every agent with what a board row shows. Whether they count as online for live chat is
+    decided in SQL by the one rule (`live_chat_online_q`), in the same query."""
+    memberships = TeamMembership.objects.select_related("team").order_by("team__name", "team_id")
+    return (
+        AgentProfile.objects.select_related("user", "user__presence__status", "user__presence__pending_status")
+        .prefetch_related(Prefetch("user__team_memberships", queryset=memberships))
+        .annotate(live_chat=ExpressionWrapper(live_chat_online_q("user__presence__"), output_field=BooleanField()))
+        .order_by("user__username")
+    )
+
+
+def board(*, status: Status | None = None, availability: str | None = None, team: Team | None = None) -> Board:
+    """The supervisor board (U3) in five queries whatever the number of agents: agents with
+    presence, team memberships with their teams, open work (two), pending requests.
+
+    Every agent is read once: the counts are tallied from those rows and the filters applied to
+    them, so the counts describe exactly the agents the board shows, and filtering costs no query."""
     from presence.workload import workloads
 
-    profiles = agent_list().order_by("user__username")
-    if status is not None:
-        profiles = profiles.filter(user__presence__status=status)
-    profiles = list(profiles)
+    profiles = list(_board_agents())
     loads = workloads(p.user_id for p in profiles)
-    requests = StatusRequest.objects.filter(
-        state=StatusRequest.State.PENDING, agent_id__in=[p.user_id for p in profiles]
-    )
-    pending = {r.agent_id: r for r in requests.select_related("status")}
+    requests = StatusRequest.objects.filter(state=StatusRequest.State.PENDING).select_related("status")
+    pending = {r.agent_id: r for r in requests}
     rows = [
         BoardRow(
             profile=p,
@@ -155,10 +210,49 @@ def board_rows(*, status: Status | None = None, availability: str | None = None)
             availability=agent_availability(p, loads),
             workload=loads.get(p.user_id, NO_WORK),
             pending_request=pending.get(p.user_id),
+            live_chat=bool(p.live_chat),
         )
         for p in profiles
     ]
-    return [row for row in rows if availability is None or row.availability == availability]
+    shown = [
+        row
+        for row in rows
+        if (status is None or (row.presence is not None and row.presence.status_id == status.pk))
+        and (availability is None or row.availability == availability)
+        and (team is None or any(m.team_id == team.pk for m in row.memberships))
+    ]
+    return Board(rows=shown, counts=board_counts(rows))
+
+
+def board_counts(rows: list[BoardRow]) -> BoardCounts:
+    """Agents by status and by availability, and online for live chat, for all agents and for
+    each team's members, tallied from the board's rows of every agent: availability is derived
+    from open work (P7) and cannot be a SQL aggregate, and the rows already hold the rest. A
+    team's live-chat count takes its active members only, as `live_chat_availability` does."""
+    from presence.availability import Availability
+
+    in_use = {row.presence.status_id: row.presence.status for row in rows if row.presence is not None}
+    statuses = sorted(in_use.values(), key=lambda s: (s.sort_order, s.name))
+    status_at = {s.pk: i for i, s in enumerate(statuses)}
+    availabilities = list(Availability)
+    availability_at = {value: i for i, value in enumerate(availabilities)}
+
+    def tally(team: Team | None, members: list[tuple[BoardRow, bool]]) -> CountsRow:
+        by_status, by_availability = [0] * len(statuses), [0] * len(availabilities)
+        for row, _ in members:
+            if row.presence is not None:
+                by_status[status_at[row.presence.status_id]] += 1
+            by_availability[availability_at[row.availability]] += 1
+        live_chat = sum(1 for row, active in members if active and row.live_chat)
+        return CountsRow(team, len(members), by_status, by_availability, live_chat)
+
+    teams: dict[int, tuple[Team, list[tuple[BoardRow, bool]]]] = {}
+    for row in rows:
+        for membership in row.memberships:
+            teams.setdefault(membership.team_id, (membership.team, []))[1].append((row, membership.active))
+    lines = [tally(None, [(row, True) for row in rows])]
+    lines += [tally(t, members) for t, members in sorted(teams.values(), key=lambda item: (item[0].name, item[0].pk))]
+    return BoardCounts(statuses=statuses, availabilities=availabilities, rows=lines)
 
 
 def agent_card(agent) -> dict:
@@ -179,6 +273,79 @@ def agent_card(agent) -> dict:
     }
 
 
+def live_chat_online_q(prefix: str = "") -> Q:
+    """Counts as online for live chat (T6): the status says so, and by the one routing rule the
+    agent takes chats now (not finishing, not only as tentative overflow)."""
+    return Q(**{f"{prefix}status__online_for_live_chat": True}) & eligible_q(prefix, chat=True) & ~overflow_q(prefix)
+
+
+def live_chat_availability() -> dict:
+    """Agents who count as online for live chat (T6), in total and per team: two queries."""
+    total = AgentPresence.objects.filter(live_chat_online_q()).count()
+    per_team = {
+        row["id"]: row
+        for row in Team.objects.values("id", "name").annotate(
+            online=Count(
+                "memberships",
+                filter=Q(memberships__active=True) & live_chat_online_q("memberships__agent__presence__"),
+            )
+        )
+    }
+    return {
+        "online": total,
+        "teams": [{"team": tid, "name": row["name"], "online": row["online"]} for tid, row in sorted(per_team.items())],
+    }
+
+
+def my_queues(user) -> list[dict]:
+    """The agent's team memberships as queues they take work from or have left (P10), by team name."""
+    rows = TeamMembership.objects.filter(agent_id=user.pk).order_by("team__name", "team_id")
+    return [
+        {"team": row["team_id"], "name": row["team__name"], "active": row["active"]}
+        for row in rows.values("team_id", "team__name", "active")
+    ]
+
+
+# The panel and the API show at most this many undismissed notices, newest first.
+NOTICES_SHOWN = 20
+
+
+def my_notices(user) -> list[dict]:
+    """The agent's undismissed notices (P11), newest first."""
+    notices = Notice.objects.filter(agent_id=user.pk, dismissed_at__isnull=True).order_by("-created_at", "-id")
+    return list(notices.values("id", "kind", "text", "created_at")[:NOTICES_SHOWN])
+
+
 def panel_context(user) -> dict:
     """What the agent panel shows of presence beyond the header: notices (P11) and queues (P10)."""
-    return {}
+    return {"presence_notices": my_notices(user), "my_queues": my_queues(user)}
+
+
+def call_targets() -> list[dict]:
+    """Who can take a phone call now (P12), best first: agents with the phone capability, signed
+    in and not on a call or in after call work, who either get phone work by the routing rule and
+    have room for another call (target softphone; tentative agents last, as overflow), or are in
+    a status that forwards calls to the phone number on their profile (target forward)."""
+    from presence.workload import workloads
+
+    forwarding = Q(status__forward_to_phone=True) & ~Q(agent__agent_profile__phone_number="")
+    presences = list(
+        AgentPresence.objects.filter(agent__agent_profile__can_phone=True)
+        .exclude(status__category=StatusCategory.OFFLINE)
+        .exclude(status__slug__in=[Status.ON_A_CALL, Status.AFTER_CALL_WORK])
+        .filter(forwarding | eligible_q(chat=False))
+        .select_related("status", "agent__agent_profile")
+        .order_by("agent_id")
+    )
+    loads = workloads(p.agent_id for p in presences)
+    softphone, forward = [], []
+    for presence in presences:
+        profile = presence.agent.agent_profile
+        row = {"agent": presence.agent_id, "status": presence.status_id}
+        if presence.status.forward_to_phone and profile.phone_number:
+            forward.append({**row, "target": "forward", "phone_number": profile.phone_number})
+            continue
+        on_phone = loads.get(presence.agent_id, NO_WORK).by_capability.get("phone", 0)
+        if is_eligible(presence, chat=False) and on_phone < profile.capacity_phone:
+            softphone.append((is_overflow(presence), on_phone, {**row, "target": "softphone", "phone_number": None}))
+    return [row for *_, row in sorted(softphone, key=lambda item: (item[0], item[1], item[2]["agent"]))] + forward

@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # config (the PresenceSettings the change was made under, so receivers need not read them again).
 # A receiver that raises rolls the whole change back.
 status_changed = Signal()
+
+# Sent inside the transaction of presence_queue_join when an agent's membership becomes active
+# again (P10). Keyword arguments: agent, team_ids (the teams joined), actor. `tickets` routes
+# those teams' waiting queues once the transaction commits.
+queues_joined = Signal()

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from presence import selectors, services
 from presence.availability import Availability
 from presence.errors import ApplicationError
-from presence.models import AgentProfile, Source, Status, StatusRequest
+from presence.models import AgentProfile, Source, Status, StatusRequest, Team
 
 User = get_user_model()
 supervisor_required = user_passes_test(selectors.is_supervisor)
@@ -36,14 +36,25 @@ def _safe_next(request: HttpRequest) -> str:
     return target
 
 
-def _reply(request: HttpRequest, *, ok: bool, message: str, level=messages.SUCCESS, status_code=200) -> HttpResponse:
-    """JSON for the page's script, a message and a redirect without JavaScript."""
+def _reply(
+    request: HttpRequest,
+    *,
+    ok: bool,
+    message: str,
+    level=messages.SUCCESS,
+    status_code=200,
+    extra: dict | None = None,
+    flash: bool = True,
+) -> HttpResponse:
+    """JSON for the page's script, a message and a redirect without JavaScript (no message when
+    `flash` is off and it went well: the page itself shows the change)."""
     if _wants_json(request):
-        payload = {"message": message}
+        payload = {"message": message, **(extra or {})}
         if ok and AgentProfile.objects.filter(user_id=request.user.pk).exists():
             payload["presence"] = selectors.header_state(request.user)
         return JsonResponse(payload, status=status_code if not ok else 200)
-    messages.add_message(request, level if ok else messages.ERROR, message)
+    if flash or not ok:
+        messages.add_message(request, level if ok else messages.ERROR, message)
     return redirect(_safe_next(request))
 
 
@@ -83,6 +94,7 @@ def status_state(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"message": exc.message}, status=exc.http_status)
     state = selectors.header_state(request.user)
     state.update(selectors.presence_prompts(selectors.presence_get(request.user), profile))
+    state.update(queues=selectors.my_queues(request.user), notices=selectors.my_notices(request.user))
     return JsonResponse(state)
 
 
@@ -109,24 +121,82 @@ def still_working(request: HttpRequest) -> HttpResponse:
     return _reply(request, ok=True, message="Thanks: you stay signed in and keep your tickets.")
 
 
+def _queue_change(request: HttpRequest, team_id: int, *, join: bool) -> HttpResponse:
+    try:
+        selectors.agent_profile_get(request.user)
+        change = services.presence_queue_join if join else services.presence_queue_leave
+        membership = change(request.user, team_id, actor=request.user)
+    except ApplicationError as exc:
+        return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
+    name = membership.team.name
+    message = f"You take work from {name} again." if join else f"You left {name}: no new work comes from its queue."
+    return _reply(request, ok=True, message=message, extra={"queues": selectors.my_queues(request.user)})
+
+
+@login_required
+@require_POST
+def queue_join(request: HttpRequest, team_id: int) -> HttpResponse:
+    """My queues (P10): take work from one of my teams again."""
+    return _queue_change(request, team_id, join=True)
+
+
+@login_required
+@require_POST
+def queue_leave(request: HttpRequest, team_id: int) -> HttpResponse:
+    """My queues (P10): stop taking work from one of my teams, staying a member."""
+    return _queue_change(request, team_id, join=False)
+
+
+@login_required
+@require_POST
+def notice_dismiss(request: HttpRequest, notice_id: int) -> HttpResponse:
+    """Dismiss a notice banner (P11)."""
+    try:
+        selectors.agent_profile_get(request.user)
+        services.presence_notice_dismiss(request.user, notice_id)
+    except ApplicationError as exc:
+        return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
+    return _reply(request, ok=True, message="Notice dismissed.", flash=False)
+
+
+@login_required
+@require_POST
+def wrap_up_done(request: HttpRequest) -> HttpResponse:
+    """Done with after call work (P12): back to the status the agent had before the call."""
+    try:
+        selectors.agent_profile_get(request.user)
+        change = services.presence_wrap_up_done(request.user, actor=request.user)
+    except ApplicationError as exc:
+        return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
+    return _reply(request, ok=True, message=f"After call work done: you are {change.presence.status.name}.")
+
+
 # --- supervisor board (U3) -------------------------------------------------------------------------
 
 
 class BoardFilter(forms.Form):
     status = forms.ModelChoiceField(queryset=Status.objects.all(), required=False, empty_label="All statuses")
     availability = forms.ChoiceField(choices=[("", "Any availability"), *Availability.choices], required=False)
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
 
 
 def _board_context(request: HttpRequest) -> dict:
     form = BoardFilter(request.GET or None)
-    status = availability = None
-    if form.is_valid():
-        status, availability = form.cleaned_data["status"], form.cleaned_data["availability"] or None
-    rows = selectors.board_rows(status=status, availability=availability)
+    wanted = form.cleaned_data if form.is_valid() else {}
+    board = selectors.board(
+        status=wanted.get("status"), availability=wanted.get("availability") or None, team=wanted.get("team")
+    )
+    # The team choices are the teams the counts list (teams with members), read with the board's
+    # rows: no query of their own. A chosen team without members stays shown as chosen.
+    teams = board.counts.teams
+    if wanted.get("team") and wanted["team"] not in teams:
+        teams = sorted([*teams, wanted["team"]], key=lambda team: team.name)
+    form.fields["team"].choices = [("", "All teams"), *((team.pk, team.name) for team in teams)]
     return {
         "filter": form,
-        "rows": rows,
-        "pending_count": sum(row.pending_request is not None for row in rows),
+        "rows": board.rows,
+        "counts": board.counts,
+        "pending_count": sum(row.pending_request is not None for row in board.rows),
         "query": request.GET.urlencode(),
     }
 
@@ -141,7 +211,7 @@ def board(request: HttpRequest) -> HttpResponse:
 @supervisor_required
 def board_rows(request: HttpRequest) -> HttpResponse:
     """The board's table body, polled by the page to refresh in place."""
-    return render(request, "presence/board_rows.html", _board_context(request))
+    return render(request, "presence/board_rows.html", {**_board_context(request), "refresh_counts": True})
 
 
 @login_required
@@ -165,14 +235,23 @@ def agent_card(request: HttpRequest, agent_id: int) -> HttpResponse:
     return render(request, "presence/agent_card.html", context)
 
 
+class DecisionForm(forms.Form):
+    reason = forms.CharField(max_length=255, required=False)
+
+
 @login_required
 @supervisor_required
 @require_POST
 def request_decide(request: HttpRequest, request_id: int, decision: str) -> HttpResponse:
+    """Approve or reject a request from the board or the agent card, with an optional reason
+    that the agent reads in their notice (P11)."""
     status_request = get_object_or_404(StatusRequest, pk=request_id)
     decide = services.status_request_approve if decision == "approve" else services.status_request_reject
+    form = DecisionForm(request.POST)
     try:
-        decide(status_request, actor=request.user)
+        if not form.is_valid():
+            raise ApplicationError(" ".join(f"Reason: {e}" for e in form.errors["reason"]))
+        decide(status_request, actor=request.user, reason=form.cleaned_data["reason"])
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -1,8 +1,9 @@
 """A mixed concurrent workload on PostgreSQL, then every invariant checked (issue 6).
 
 Threads at once: agents switching statuses, tickets created (and so routed), tickets closed,
-and the sweeps. Mappings move tickets away from any status that does not receive work, so at
-the end nobody who may not receive holds routed work.
+the sweeps, and a phone system reporting calls (each event sent twice) while agents press
+Done. Mappings move tickets away from any status that does not receive work, so at the end
+nobody who may not receive holds routed work.
 """
 
 import random
@@ -12,8 +13,16 @@ from collections import Counter, defaultdict
 import pytest
 from django.db import connection
 
-from presence.models import AgentPresence, PresenceSettings, Source, Status, StatusChangeLog, TeamMembership
-from presence.services import presence_auto_offline, presence_change_status, presence_expire_timed_statuses
+from presence.models import AgentPresence, Call, PresenceSettings, Source, Status, StatusChangeLog, TeamMembership
+from presence.services import (
+    CallEventRefused,
+    call_ended,
+    call_started,
+    presence_auto_offline,
+    presence_change_status,
+    presence_expire_timed_statuses,
+    presence_wrap_up_done,
+)
 from tests.factories import AgentFactory, TeamFactory
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, RoutingMethod, TeamRouting, Ticket
 from tickets.services import team_queue_route, ticket_close, ticket_create
@@ -27,7 +36,7 @@ def test_mixed_workload_keeps_every_invariant():
     config = PresenceSettings.load()
     config.reassign_on_status_change = True
     config.save()
-    for slug in ("busy", "lunch", "meeting", "offline"):
+    for slug in ("busy", "lunch", "meeting", "offline", "on-a-call", "after-call-work"):
         ReassignMapping.objects.create(to_status=statuses[slug], action=MappingAction.REROUTE)
     teams = [TeamFactory(name="RR"), TeamFactory(name="LB")]
     TeamRouting.objects.create(team=teams[0], method=RoutingMethod.ROUND_ROBIN)
@@ -64,6 +73,19 @@ def test_mixed_workload_keeps_every_invariant():
             if held:
                 ticket_close(Ticket.objects.get(pk=rng.choice(held)), actor=None)
 
+    def phone_calls(rng):
+        for i in range(ROUNDS // 2):
+            agent = rng.choice(agents)
+            for event in ("started", "started", "ended", "ended"):  # the phone system repeats itself
+                try:
+                    (call_started if event == "started" else call_ended)(agent, f"call-{i}", actor=None)
+                except CallEventRefused:
+                    pass  # Offline meanwhile (auto-offline), or the start was refused for that
+            try:
+                presence_wrap_up_done(agent, actor=agent)
+            except CallEventRefused:
+                pass  # the end was refused, or somebody moved the agent meanwhile
+
     def sweeps(rng):
         for _ in range(ROUNDS // 4):
             presence_expire_timed_statuses()
@@ -71,7 +93,7 @@ def test_mixed_workload_keeps_every_invariant():
             for team in teams:
                 team_queue_route(team.pk)
 
-    jobs = [switch_statuses, switch_statuses, create_tickets, create_tickets, close_tickets, sweeps]
+    jobs = [switch_statuses, switch_statuses, create_tickets, create_tickets, close_tickets, sweeps, phone_calls]
     threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
     for thread in threads:
         thread.start()
@@ -97,6 +119,15 @@ def test_mixed_workload_keeps_every_invariant():
     for agent_id, chain in chains.items():
         assert all(a[1] == b[0] and a[0] != a[1] for a, b in zip(chain, chain[1:], strict=False)), chain
         assert chain[-1][1] == current[agent_id]
+    # each call event took effect once: at most one "started" and one "ended" change per call
+    phone = Counter(StatusChangeLog.objects.filter(source="telephony").values_list("reason", flat=True))
+    assert all(n == 1 for reason, n in phone.items() if reason.startswith("call ")), phone
+    assert Call.objects.count() <= ROUNDS // 2
+    # nobody is left On a call, and everyone in after call work has a call to wrap up
+    assert not AgentPresence.objects.filter(status__slug="on-a-call").exclude(agent__calls__state="active").exists()
+    assert (
+        not AgentPresence.objects.filter(status__slug="after-call-work").exclude(agent__calls__state="wrap_up").exists()
+    )
     # each ticket was routed to one agent at a time: no two assignment rows at the same moment
     moments = Counter(Ticket.history.filter(history_type="~").values_list("id", "history_date"))
     assert max(moments.values(), default=1) == 1

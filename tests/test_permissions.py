@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import NoReverseMatch, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
-from presence.models import PresenceSettings, Source, Status, StatusChangeLog, StatusRequest
+from presence.models import Call, PresenceSettings, Source, Status, StatusChangeLog, StatusRequest
 from presence.roles import PROJECT_APPS, supervisor_permissions
 from presence.services import presence_change_status
 from scheduling.models import Appointment, Shift, ShiftType
@@ -38,6 +38,10 @@ API = [
     ("post", "/api/v1/presence/me/heartbeat/", None, (401, 204, 204, 404, 404, 404, 404)),
     ("post", "/api/v1/presence/me/activity/", None, (401, 204, 204, 404, 404, 404, 404)),
     ("post", "/api/v1/presence/me/still-working/", None, (401, 200, 200, 404, 404, 404, 404)),
+    # My queues and notices: the fixture's team has no members and there are no notices.
+    ("post", "/api/v1/presence/me/queues/{team}/join/", None, (401, 404, 404, 404, 404, 404, 404)),
+    ("post", "/api/v1/presence/me/queues/{team}/leave/", None, (401, 404, 404, 404, 404, 404, 404)),
+    ("post", "/api/v1/presence/me/notices/999999/dismiss/", None, (401, 404, 404, 404, 404, 404, 404)),
     ("get", "/api/v1/presence-settings/", None, (401, 403, 403, 403, 200, 200, 200)),
     ("patch", "/api/v1/presence-settings/", {"kick_out_minutes": 20}, (401, 403, 403, 403, 200, 403, 200)),
     ("get", "/api/v1/agents/", None, (401, 403, 403, 200, 200, 403, 200)),
@@ -62,6 +66,8 @@ API = [
     ("post", "/api/v1/tickets/{ticket}/assign/", {"agent": "{agent}"}, (401, 200, 404, 200, 200, 404, 200)),
     ("post", "/api/v1/tickets/{ticket}/notes/", {"body": "hi"}, (401, 201, 404, 201, 201, 404, 201)),
     ("post", "/api/v1/tickets/{ticket}/close/", None, (401, 200, 404, 200, 200, 404, 200)),
+    # Taking: the agent's own ticket is already theirs (200, unchanged); users who are not agents are refused.
+    ("post", "/api/v1/tickets/{ticket}/take/", None, (401, 200, 404, 400, 400, 404, 400)),
     ("get", "/api/v1/teams/", None, (401, 200, 200, 200, 200, 200, 200)),
     ("post", "/api/v1/teams/", {"name": "New team"}, (401, 403, 403, 403, 201, 403, 201)),
     ("get", "/api/v1/teams/{team}/", None, (401, 200, 200, 200, 200, 200, 200)),
@@ -95,6 +101,11 @@ API = [
     ("get", "/api/v1/reports/status-log/", None, (401, 403, 403, 200, 200, 403, 200)),
     ("get", "/api/v1/reports/schedule-compliance/", None, (401, 403, 403, 200, 200, 403, 200)),
     ("get", "/api/v1/reports/no-such-report/", None, (401, 403, 403, 404, 404, 403, 404)),
+    # The phone system: a user with presence.report_call_events (admins have it).
+    ("post", "/api/v1/telephony/events/", {"agent": "{agent}", "call_id": "c-9", "event": "started"},
+     (401, 403, 403, 403, 403, 403, 200)),
+    ("get", "/api/v1/telephony/agents/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("post", "/api/v1/presence/me/wrap-up/done/", None, (401, 409, 409, 404, 404, 404, 404)),
 ]  # fmt: skip
 
 # Pages (GET): agents' pages, the board, the admin's report page, the API docs, sign-in.
@@ -103,6 +114,7 @@ PAGES = [
     ("/healthz", (200,) * 7),
     ("/accounts/login/", (200,) * 7),
     ("/status/state/", (302, 200, 200, 404, 404, 404, 404)),
+    ("/tickets/{ticket}/", (302, 200, 404, 200, 200, 404, 200)),
     ("/board/", (302, 302, 302, 200, 200, 302, 200)),
     ("/board/rows/", (302, 302, 302, 200, 200, 302, 200)),
     ("/board/agents/{agent}/", (302, 302, 302, 200, 200, 302, 200)),
@@ -131,6 +143,16 @@ POSTS = [
     ("/status/", {"status": "{busy}"}, True, (302, 200, 200, 404, 404, 404, 404)),
     ("/status/finishing/cancel/", {}, True, (302, 200, 200, 404, 404, 404, 404)),
     ("/status/still-working/", {}, True, (302, 200, 200, 404, 404, 404, 404)),
+    ("/status/wrap-up/done/", {}, True, (302, 409, 409, 404, 404, 404, 404)),
+    ("/queues/{team}/join/", {}, True, (302, 404, 404, 404, 404, 404, 404)),
+    ("/queues/{team}/leave/", {}, True, (302, 404, 404, 404, 404, 404, 404)),
+    ("/notices/999999/dismiss/", {}, True, (302, 404, 404, 404, 404, 404, 404)),
+    # The ticket page's forms redirect back with a message, done or refused; 404: not visible.
+    ("/tickets/{ticket}/notes/", {"body": "hi"}, False, (302, 302, 404, 302, 302, 404, 302)),
+    ("/tickets/{ticket}/close/", {}, False, (302, 302, 404, 302, 302, 404, 302)),
+    ("/tickets/{ticket}/pin/", {"pinned": "yes"}, False, (302, 302, 404, 302, 302, 404, 302)),
+    ("/tickets/{ticket}/hand-over/", {"agent": "{agent}"}, False, (302, 302, 404, 302, 302, 404, 302)),
+    ("/tickets/{ticket}/take/", {}, False, (302, 302, 404, 302, 302, 404, 302)),
     ("/board/requests/{request}/approve/", {}, False, (302,) * 7),
     ("/accounts/logout/", {}, False, (302,) * 7),
 ]
@@ -171,6 +193,7 @@ def world(db, statuses):
         "shift_type": early.pk,
         "shift": Shift.objects.create(agent=agent, shift_type=early, start=MON_8, end=MON_16).pk,
         "appointment": Appointment.objects.create(agent=agent, subject="1:1", start=MON_8, end=MON_9).pk,
+        "call": Call.objects.create(agent=agent, call_id="c-1", status_before=statuses["available"]).pk,
     }
     users = {
         "anonymous": None,
@@ -245,6 +268,7 @@ def test_only_supervisors_decide_requests_from_the_board(world):
 
 # Admins whose add or delete pages are switched off for everyone: rows made by the system only.
 SYSTEM_ROWS = {
+    "presence.call",
     "presence.agentpresence",
     "presence.statuschangelog",
     "presence.statusrequest",
@@ -260,6 +284,7 @@ ROW_OF = {
     "presence.agentpresence": "agent", "presence.statuschangelog": "log", "presence.statusrequest": "request",
     "presence.presencesettings": None, "tickets.ticket": "ticket", "tickets.reassignmapping": "mapping",
     "scheduling.shifttype": "shift_type", "scheduling.shift": "shift", "scheduling.appointment": "appointment",
+    "presence.call": "call",
 }  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from django.db.models import Count, Q
 from presence.eligibility import status_receives_automatically
 from presence.models import AgentProfile, Channel, TeamMembership
 from presence.workload import Workload
-from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, Ticket
+from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
 from tickets.services import mapping_for_change, team_queue_route, tickets_move_for_status_change
 
 
@@ -29,6 +29,19 @@ def on_status_changed(
         )
         for team_id in team_ids:
             transaction.on_commit(lambda team_id=team_id: team_queue_route(team_id))
+
+
+def on_queues_joined(sender, *, agent, team_ids, actor, **kwargs) -> None:
+    """An agent joined queues again (P10): route those teams' waiting tickets once the join has
+    committed, so the routers see the active membership."""
+    routed = (
+        TeamRouting.objects.filter(team_id__in=team_ids)
+        .exclude(method=RoutingMethod.MANUAL)
+        .order_by("team_id")
+        .values_list("team_id", flat=True)
+    )
+    for team_id in list(routed):
+        transaction.on_commit(lambda team_id=team_id: team_queue_route(team_id))
 
 
 def ticket_workloads(agent_ids: list[int]) -> dict[int, Workload]:
@@ -56,6 +69,9 @@ def ticket_workloads(agent_ids: list[int]) -> dict[int, Workload]:
         capabilities = [c for c in Channel.values if profile and profile[f"can_{c}"]]
         at_capacity = bool(capabilities) and all(counts.get(c, 0) >= profile[f"capacity_{c}"] for c in capabilities)
         result[agent_id] = Workload(
-            open_tickets=sum(counts.values()), pinned_tickets=pinned[agent_id], at_capacity=at_capacity
+            open_tickets=sum(counts.values()),
+            pinned_tickets=pinned[agent_id],
+            at_capacity=at_capacity,
+            by_capability=dict(counts),
         )
     return result

@@ -10,6 +10,7 @@ from presence.models import (
     AgentProfile,
     Channel,
     LicenceType,
+    Notice,
     PresenceSettings,
     Status,
     StatusChangeLog,
@@ -73,16 +74,45 @@ class PresenceSerializer(serializers.Serializer):
         return _presence_fields(presence, workload)
 
 
+class QueueSerializer(serializers.Serializer):
+    """One of my teams as a queue I take work from (active) or have left (P10)."""
+
+    team = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    active = serializers.BooleanField(read_only=True)
+
+
+class QueuesSerializer(serializers.Serializer):
+    queues = QueueSerializer(many=True, read_only=True, help_text="My team memberships, by team name.")
+
+
+class NoticeSerializer(serializers.Serializer):
+    """Something I should know about my status, until I dismiss it (P11)."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=Notice.Kind.choices, read_only=True)
+    text = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
 class PresenceMeSerializer(PresenceSerializer):
-    """My presence, plus what the agent panel warns about."""
+    """My presence, plus what the agent panel warns about, my queues and my notices."""
 
     idle_logout_at = serializers.DateTimeField(read_only=True, allow_null=True)
     still_working_asked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    queues = QueueSerializer(many=True, read_only=True, help_text="My team memberships, by team name.")
+    notices = NoticeSerializer(many=True, read_only=True, help_text="My undismissed notices, newest first, at most 20.")
 
 
 class StatusChangeInputSerializer(serializers.Serializer):
     status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all())
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class StatusRequestDecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, default="", help_text="Shown to the agent in their notice."
+    )
 
 
 class StatusChangeRequestSerializer(serializers.ModelSerializer):

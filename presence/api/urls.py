@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from presence.api import views
+from presence.api import telephony, views
 from presence.api.reports import ReportView
 
 router = DefaultRouter()
@@ -17,6 +17,18 @@ urlpatterns = [
     path("presence/me/heartbeat/", views.PresenceMeHeartbeatView.as_view(), name="presence-me-heartbeat"),
     path("presence/me/activity/", views.PresenceMeActivityView.as_view(), name="presence-me-activity"),
     path("presence/me/still-working/", views.PresenceMeStillWorkingView.as_view(), name="presence-me-still-working"),
+    path("presence/me/queues/<int:team>/join/", views.PresenceMeQueueJoinView.as_view(), name="presence-me-queue-join"),
+    path(
+        "presence/me/queues/<int:team>/leave/", views.PresenceMeQueueLeaveView.as_view(), name="presence-me-queue-leave"
+    ),
+    path(
+        "presence/me/notices/<int:id>/dismiss/",
+        views.PresenceMeNoticeDismissView.as_view(),
+        name="presence-me-notice-dismiss",
+    ),
+    path("presence/me/wrap-up/done/", telephony.PresenceMeWrapUpDoneView.as_view(), name="presence-me-wrap-up-done"),
+    path("telephony/events/", telephony.TelephonyEventView.as_view(), name="telephony-events"),
+    path("telephony/agents/", telephony.TelephonyAgentsView.as_view(), name="telephony-agents"),
     path("presence-settings/", views.PresenceSettingsView.as_view(), name="presence-settings"),
     path("reports/<slug:slug>/", ReportView.as_view(), name="report"),
     path("", include(router.urls)),

@@ -20,12 +20,16 @@ from presence.api.permissions import (
 from presence.api.serializers import (
     AgentSerializer,
     AgentUpdateSerializer,
+    NoticeSerializer,
     PresenceMeSerializer,
     PresenceSerializer,
     PresenceSettingsSerializer,
+    QueueSerializer,
+    QueuesSerializer,
     StatusChangeInputSerializer,
     StatusChangeRequestSerializer,
     StatusLogSerializer,
+    StatusRequestDecisionSerializer,
     StatusSerializer,
 )
 from presence.availability import Availability
@@ -93,12 +97,15 @@ class StatusViewSet(viewsets.ModelViewSet):
 def _presence_response(presence, profile, *, http_status=status.HTTP_200_OK) -> Response:
     data = PresenceSerializer(presence, context={"workloads": workloads([presence.agent_id])}).data
     data.update(selectors.presence_prompts(presence, profile))
+    data["queues"] = QueueSerializer(selectors.my_queues(profile.user), many=True).data
+    data["notices"] = NoticeSerializer(selectors.my_notices(profile.user), many=True).data
     return Response(data, status=http_status)
 
 
 class PresenceMeView(APIView):
     """The signed-in agent's presence, with when idle timeout would log them out and any open
-    "still working?" question, for the agent panel's warnings."""
+    "still working?" question, for the agent panel's warnings, their queues (P10) and their
+    undismissed notices (P11)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -169,6 +176,46 @@ class PresenceMeStillWorkingView(APIView):
     def post(self, request):
         selectors.agent_profile_get(request.user)
         return Response({"answered": services.presence_answer_still_working(request.user)})
+
+
+def _queues_response(request, change, team: int) -> Response:
+    selectors.agent_profile_get(request.user)
+    change(request.user, team, actor=request.user)
+    return Response(QueuesSerializer({"queues": selectors.my_queues(request.user)}).data)
+
+
+class PresenceMeQueueJoinView(APIView):
+    """Take work from one of my teams' queues again (P10): 200 with all my queues; 404 when I am
+    not a member of that team. Its waiting tickets are routed once I am back in."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: QueuesSerializer})
+    def post(self, request, team: int):
+        return _queues_response(request, services.presence_queue_join, team)
+
+
+class PresenceMeQueueLeaveView(APIView):
+    """Stop taking work from one of my teams' queues, staying a member (P10): 200 with all my
+    queues; 404 when I am not a member of that team."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: QueuesSerializer})
+    def post(self, request, team: int):
+        return _queues_response(request, services.presence_queue_leave, team)
+
+
+class PresenceMeNoticeDismissView(APIView):
+    """Dismiss one of my notices (P11); 404 for an unknown notice or someone else's."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Dismissed.")})
+    def post(self, request, id: int):
+        selectors.agent_profile_get(request.user)
+        services.presence_notice_dismiss(request.user, id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PresenceSettingsView(generics.GenericAPIView):
@@ -325,17 +372,22 @@ class StatusRequestViewSet(viewsets.ReadOnlyModelViewSet):
     def _decide(self, decide):
         if not is_supervisor(self.request.user):
             raise PermissionDenied("Only supervisors can decide approval requests.")
-        return Response(self.get_serializer(decide(self.get_object(), actor=self.request.user)).data)
+        data = StatusRequestDecisionSerializer(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        decided = decide(self.get_object(), actor=self.request.user, reason=data.validated_data["reason"])
+        return Response(self.get_serializer(decided).data)
 
-    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer})
+    @extend_schema(request=StatusRequestDecisionSerializer, responses={200: StatusChangeRequestSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        """Approve: the agent's status changes now (source approval)."""
+        """Approve: the agent's status changes now (source approval); the optional reason goes to
+        the agent's notice."""
         return self._decide(services.status_request_approve)
 
-    @extend_schema(request=None, responses={200: StatusChangeRequestSerializer})
+    @extend_schema(request=StatusRequestDecisionSerializer, responses={200: StatusChangeRequestSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
+        """Reject: the agent stays in their status; the optional reason goes to their notice."""
         return self._decide(services.status_request_reject)
 
 

@@ -33,6 +33,8 @@ from presence.services.automation import (
 )
 from presence.services.catalogue import status_delete, status_save, status_set_enabled
 from presence.services.config import presence_settings_update
+from presence.services.notices import NoticeNotFound, presence_notice_dismiss
+from presence.services.queues import NotATeamMember, presence_queue_join, presence_queue_leave
 from presence.services.status_change import (
     Outcome,
     StatusChange,
@@ -43,8 +45,20 @@ from presence.services.status_change import (
     presence_record_heartbeat,
     presence_request_status,
 )
+from presence.services.telephony import (
+    CallEventRefused,
+    call_ended,
+    call_started,
+    presence_wrap_up_done,
+    presence_wrap_up_expire,
+)
 
 __all__ = [
+    "CallEventRefused",
+    "call_ended",
+    "call_started",
+    "presence_wrap_up_done",
+    "presence_wrap_up_expire",
     "Outcome",
     "StatusChange",
     "BulkStatusResult",
@@ -67,7 +81,12 @@ __all__ = [
     "presence_expire_timed_statuses",
     "presence_idle_deadline",
     "presence_idle_timeout",
+    "NoticeNotFound",
+    "NotATeamMember",
     "presence_kick_out_unanswered",
+    "presence_notice_dismiss",
+    "presence_queue_join",
+    "presence_queue_leave",
     "presence_record_activity",
     "presence_record_heartbeat",
     "presence_request_status",

@@ -162,6 +162,8 @@ def test_presence_me(agent_api, agent, statuses):
         "seconds_in_status",
         "idle_logout_at",
         "still_working_asked_at",
+        "queues",
+        "notices",
     }
     assert body["idle_logout_at"] is None and body["still_working_asked_at"] is None  # idle timeout is off
     assert (body["agent"], body["status"], body["availability"], body["open_tickets"]) == (
@@ -174,8 +176,9 @@ def test_presence_me(agent_api, agent, statuses):
 
 
 def test_presence_me_query_count(agent_api, django_assert_max_num_queries):
-    # profile, presence, workload (tickets, profiles), settings, open "still working?" prompt
-    with django_assert_max_num_queries(6):
+    # profile, presence, workload (tickets, profiles), settings, open "still working?" prompt,
+    # queues, notices
+    with django_assert_max_num_queries(8):
         assert agent_api.get("/api/v1/presence/me/").status_code == 200
 
 

@@ -54,7 +54,21 @@
     $("status-swatch").style.background = state.color;
     $("status-name").textContent = (state.emoji ? state.emoji + " " : "") + state.name;
     if (timer.dataset.since !== state.since) { timer.dataset.since = state.since; tick(); }
-    $("status-select").value = String(state.status);
+    // A status the system set (On a call, After call work, Kicked out) is shown, not offered.
+    const select = $("status-select");
+    const offered = [...select.options].some((o) => o.value === String(state.status) && !o.disabled);
+    let current = document.getElementById("status-current");
+    if (!offered && !current) {
+      current = new Option("", "", true, true);
+      current.id = "status-current";
+      current.disabled = true;
+      select.prepend(current);
+    }
+    if (current) current.hidden = offered;
+    if (offered) select.value = String(state.status);
+    else { current.textContent = (state.emoji ? state.emoji + " " : "") + state.name; current.selected = true; }
+    const wrapUp = $("wrap-up-form");
+    if (wrapUp) wrapUp.hidden = !state.wrap_up;
     $("status-note").textContent = state.requested_status ? "Waiting for approval: " + state.requested_status
       : state.pending_status ? "Finishing before " + state.pending_status : "";
     const banner = $("finishing-banner");
@@ -70,6 +84,7 @@
     post(form.action, new FormData(form)).then((r) => r.json().then((body) => {
       flash(body.message, !r.ok);
       if (body.presence) show(body.presence);
+      refresh();  // a queue-group status changes my queues
     })).catch(() => form.submit());
   });
   $("status-select").addEventListener("change", () => form.requestSubmit());
@@ -85,6 +100,8 @@
         show(state);
         idleAt = state.idle_logout_at ? Date.parse(state.idle_logout_at) : null;
         if (promptBanner) promptBanner.hidden = !state.still_working_asked_at;
+        if (state.notices) showNotices(state.notices);
+        if (state.queues) showQueues(state.queues);
       })
       .catch((status) => { if (status === 401 || status === 403) window.location.assign("/accounts/login/?next=/"); });
   }
@@ -95,6 +112,58 @@
     idleBanner.hidden = left > warnLead;
     $("idle-seconds").textContent = String(Math.max(0, left));
     if (left <= 0) window.location.assign("/accounts/login/?next=/");
+  }
+
+  // Notices (P11): the banners follow the state, newest first; Dismiss works in place.
+  const notices = $("notices");
+  function noticeBanner(notice) {
+    const banner = document.createElement("div");
+    banner.className = "banner notice";
+    banner.dataset.notice = String(notice.id);
+    banner.dataset.kind = notice.kind;
+    const text = document.createElement("span");
+    text.className = "notice-text";
+    text.textContent = notice.text;
+    const dismiss = document.createElement("form");
+    dismiss.method = "post";
+    dismiss.style.display = "inline";
+    dismiss.action = notices.dataset.dismissUrl.replace("/0/", "/" + notice.id + "/");
+    dismiss.innerHTML = '<input type="hidden" name="csrfmiddlewaretoken"><button type="submit" class="notice-dismiss">Dismiss</button>';
+    dismiss.querySelector("input").value = csrf;
+    banner.append(text, " ", dismiss);
+    return banner;
+  }
+  function showNotices(list) {
+    if (!notices) return;
+    const wanted = new Set(list.map((notice) => String(notice.id)));
+    notices.querySelectorAll("[data-notice]").forEach((el) => { if (!wanted.has(el.dataset.notice)) el.remove(); });
+    list.forEach((notice) => {
+      notices.appendChild(notices.querySelector('[data-notice="' + notice.id + '"]') || noticeBanner(notice));
+    });
+  }
+  if (notices) notices.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const banner = event.target.closest("[data-notice]");
+    post(event.target.action).then((r) => { if (r.ok || r.status === 404) banner.remove(); });
+  });
+
+  // My queues (P10): a queue left or joined elsewhere (a queue-group status) shows here at once.
+  const queues = $("my-queues");
+  function showQueues(list) {
+    if (!queues) return;
+    list.forEach((queue) => {
+      const row = queues.querySelector('tr[data-team="' + queue.team + '"]');
+      const className = queue.active ? "queue-joined" : "queue-left";
+      if (!row || row.className === className) return;
+      const form = row.querySelector("form"), button = form.querySelector("button");
+      const label = row.querySelector(".availability");
+      row.className = className;
+      form.action = form.action.replace(queue.active ? /\/join\/$/ : /\/leave\/$/, queue.active ? "/leave/" : "/join/");
+      button.className = queue.active ? "queue-leave" : "queue-join";
+      button.textContent = queue.active ? "Leave" : "Join";
+      label.className = "availability " + (queue.active ? "free" : "busy");
+      label.innerHTML = queue.active ? "in the queue" : "<strong>left</strong>: no work from this queue";
+    });
   }
 
   // Activity: what the person does on the page, reported at most once a minute.

@@ -4,11 +4,15 @@
   const table = document.getElementById("board");
   const body = document.getElementById("board-rows");
   if (!table || !body) return;
+  const counts = document.getElementById("board-counts");
   function refresh() {
     fetch(table.dataset.rowsUrl, { credentials: "same-origin" })
       .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
       .then((html) => {
         body.innerHTML = html;
+        // The rows come with the counts in a <template>: move them to the counts above.
+        const next = body.querySelector("template#board-counts-next");
+        if (next) { if (counts) counts.replaceChildren(next.content.cloneNode(true)); next.remove(); }
         const bell = document.getElementById("bell");
         const waiting = body.querySelectorAll("button.approve").length;
         if (bell) { bell.hidden = waiting === 0; bell.textContent = "🔔 " + waiting; }
