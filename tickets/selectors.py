@@ -30,8 +30,9 @@ def my_open_tickets(user) -> QuerySet[Ticket]:
 
 
 def team_queue_for(user, limit: int = 50) -> QuerySet[Ticket]:
-    """The Unassigned queue of the agent's teams, oldest first."""
-    team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
+    """The Unassigned queue of the teams the agent takes work from (active memberships: a queue
+    they left is not theirs to take from until they join again), oldest first."""
+    team_ids = TeamMembership.objects.filter(agent_id=user.pk, active=True).values("team_id")
     return (
         Ticket.objects.unassigned().filter(team_id__in=team_ids).select_related("team").order_by("created_at")[:limit]
     )

@@ -308,3 +308,17 @@ def test_schema_documents_queues_notices_and_the_decision_reason(client):
         body = paths[f"/api/v1/status-requests/{{id}}/{decision}/"]["post"]["requestBody"]
         ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert components[ref]["properties"]["reason"]["maxLength"] == 255
+
+
+def test_the_panel_queue_shows_only_queues_i_take_work_from(client, make_team, make_agent):
+    from tickets.models import Ticket
+
+    support, sales = make_team("Support", "manual"), make_team("Sales", "manual")
+    ann = make_agent("ann", teams=[support, sales])
+    Ticket.objects.create(subject="support one", team=support)
+    Ticket.objects.create(subject="sales one", team=sales)
+    client.force_login(ann)
+    client.post(f"/queues/{sales.pk}/leave/")
+    page = client.get("/").content.decode()
+    queue = page.split('id="team-queue"')[1].split("</table>")[0]
+    assert "support one" in queue and "sales one" not in queue
