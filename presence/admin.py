@@ -5,7 +5,9 @@ reverts, inline rows and bulk actions. Who may do what is the role matrix (prese
 expressed as Django permissions; the admin adds no permission of its own.
 """
 
+from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -14,10 +16,14 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from rest_framework.authtoken.admin import TokenAdmin as _DRFTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 
 from presence import selectors, services
+from presence.admin_inputs import BoundedInputsAdminMixin
 from presence.admin_pickers import AgentAutocompleteView, AgentPickerMixin
 from presence.availability import availability_of
 from presence.errors import ApplicationError
@@ -318,7 +324,7 @@ class AgentProfileForm(forms.ModelForm):
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(AgentPickerMixin, SafeHistoryAdmin):
+class AgentProfileAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAdmin):
     """Who is an agent, with what channels and capacity. The user accounts themselves stay with
     admins: making a user an agent picks among users who are not agents yet."""
 
@@ -326,9 +332,10 @@ class AgentProfileAdmin(AgentPickerMixin, SafeHistoryAdmin):
     agent_fields = ("user", "delegate")
     list_display = [
         "user", "current_status", "licence_type", "can_email", "can_chat", "can_phone", "can_video",
-        "capacity_email", "capacity_chat", "capacity_phone", "capacity_video", "delegate",
+        "capacity_email", "capacity_chat", "capacity_phone", "capacity_video", "delegate", "sign_in",
     ]  # fmt: skip
     list_filter = ["licence_type", "can_email", "can_chat", "can_phone", "can_video", "user__presence__status"]
+    actions = ["unlock_sign_in"]
     list_select_related = ["user", "delegate", "user__presence__status"]
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     fieldsets = [
@@ -366,6 +373,32 @@ class AgentProfileAdmin(AgentPickerMixin, SafeHistoryAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for profile in queryset:
             services.agent_profile_delete(profile, actor=request.user)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # Who is locked out of the sign-in form (django-axes), for the page in one query.
+        names = [profile.user.get_username() for profile in changelist.result_list]
+        limit, since = settings.AXES_FAILURE_LIMIT, timezone.now() - settings.AXES_COOLOFF_TIME
+        attempts = AccessAttempt.objects.filter(
+            username__in=names, failures_since_start__gte=limit, attempt_time__gte=since
+        )
+        locked = set(attempts.values_list("username", flat=True))
+        for profile in changelist.result_list:
+            profile.sign_in_locked = profile.user.get_username() in locked
+        return changelist
+
+    @admin.display(description="sign-in")
+    def sign_in(self, obj: AgentProfile) -> str:
+        return "locked out" if getattr(obj, "sign_in_locked", False) else ""
+
+    @admin.action(description="Unlock sign-in (form, admin and API)", permissions=["change"])
+    def unlock_sign_in(self, request, queryset) -> None:
+        unlocked = [p.user.get_username() for p in queryset.select_related("user")
+                    if services.sign_in_unlock(p.user.get_username(), actor=request.user)]  # fmt: skip
+        if unlocked:
+            self.message_user(request, f"Unlocked: {', '.join(unlocked)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "None of them was locked out.", messages.INFO)
 
 
 # --- live presence -------------------------------------------------------------------------------
@@ -512,7 +545,7 @@ class AgentPresenceAdmin(RefusalsAsMessages, admin.ModelAdmin):
 # --- log and requests ------------------------------------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(BoundedInputsAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -634,3 +667,20 @@ def mappings_off_banner(config: PresenceSettings | None = None) -> list[str]:
         lines.append(("Mappings do not apply to shift and appointment changes.", url,
                       "Turn them on for schedules in Presence settings"))  # fmt: skip
     return [format_html('{} <a href="{}">{}</a>.', text, link, label) for text, link, label in lines]
+
+
+# --- API tokens: the admin shows when each was last used (A3) --------------------------------------
+
+
+class TokenAdmin(_DRFTokenAdmin):
+    list_display = ["key", "user", "created", "last_used"]
+    list_select_related = ["user", "use"]
+
+    @admin.display(description="last used", ordering="use__last_used_at")
+    def last_used(self, obj) -> str:
+        use = getattr(obj, "use", None)
+        return use.last_used_at if use is not None else "never"
+
+
+admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, TokenAdmin)

@@ -18,6 +18,8 @@ class PresenceConfig(AppConfig):
         "stillworkingprompt": (),
         "call": ("view",),
         "notice": (),
+        "apitokenuse": (),
+        "agentload": (),
     }
     # What the role matrix in the README says beside the actions.
     role_notes = {
@@ -29,12 +31,19 @@ class PresenceConfig(AppConfig):
         "stillworkingprompt": "kept by the kick-out sweep",
         "call": "reported by the phone system (permission report_call_events, admins only)",
         "notice": "written by the status service, dismissed by the agent",
+        "apitokenuse": "when each API token was last used, shown with the tokens (admins only)",
+        "agentload": "open work per channel, kept by the tickets services",
     }
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.db.models.signals import post_save, pre_save
 
         from presence import receivers
 
         user_logged_in.connect(receivers.on_login, dispatch_uid="presence.on_login")
         user_logged_out.connect(receivers.on_logout, dispatch_uid="presence.on_logout")
+        user_model = get_user_model()
+        pre_save.connect(receivers.remember_account_before_save, sender=user_model, dispatch_uid="presence.user_pre")
+        post_save.connect(receivers.account_saved, sender=user_model, dispatch_uid="presence.user_post")

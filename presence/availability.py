@@ -1,9 +1,12 @@
-"""Derived availability (P7), computed here and only here."""
+"""Derived availability (P7), computed here and only here: in Python for rows in hand, as SQL for
+filtering and counting in the database."""
 
 from django.db import models
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.lookups import GreaterThan
 
-from presence.eligibility import is_eligible
-from presence.models import AgentPresence, StatusCategory
+from presence.eligibility import eligible_q, is_eligible
+from presence.models import AgentPresence, Channel, StatusCategory
 from presence.workload import Workload
 
 
@@ -17,6 +20,10 @@ class Availability(models.TextChoices):
     FREE = "free", "Free"
 
 
+# The categories that decide availability before the routing rule is asked.
+AWAY_CATEGORIES = (StatusCategory.INACTIVE, StatusCategory.NOT_READY, StatusCategory.TENTATIVE)
+
+
 def availability_of(presence: AgentPresence, workload: Workload) -> Availability:
     """Free and active only for an agent who gets work automatically (the one routing rule, T7);
     tentative counts as away and conference as busy (S6)."""
@@ -25,7 +32,7 @@ def availability_of(presence: AgentPresence, workload: Workload) -> Availability
         return Availability.OFFLINE
     if presence.pending_status_id is not None:
         return Availability.FINISHING
-    if category in (StatusCategory.INACTIVE, StatusCategory.NOT_READY, StatusCategory.TENTATIVE):
+    if category in AWAY_CATEGORIES:
         return Availability.AWAY
     if category == StatusCategory.CONFERENCE:
         return Availability.BUSY
@@ -36,3 +43,28 @@ def availability_of(presence: AgentPresence, workload: Workload) -> Availability
     if workload.open_tickets:
         return Availability.ACTIVE
     return Availability.FREE
+
+
+def availability_expression(presence: str = "user__presence__", profile: str = "", load: str = "user__load__"):
+    """availability_of as SQL, for filtering and counting in the database (board, agents API):
+    the same steps in the same order, from the paths to the agent's presence, profile and load
+    counters (relative to the queryset's model). A test holds the two equal for every case."""
+    capabilities = Q()
+    full = Q()
+    for channel in Channel.values:
+        can = Q(**{f"{profile}can_{channel}": True})
+        capabilities |= can
+        full &= ~can | Q(**{f"{load}{channel}__gte": F(f"{profile}capacity_{channel}")})
+    open_work = sum((F(f"{load}{c}") for c in Channel.values[1:]), F(f"{load}{Channel.values[0]}"))
+    return Case(
+        When(Q(**{f"{presence}status__isnull": True}), then=Value(Availability.OFFLINE)),
+        When(Q(**{f"{presence}status__category": StatusCategory.OFFLINE}), then=Value(Availability.OFFLINE)),
+        When(Q(**{f"{presence}pending_status__isnull": False}), then=Value(Availability.FINISHING)),
+        When(Q(**{f"{presence}status__category__in": AWAY_CATEGORIES}), then=Value(Availability.AWAY)),
+        When(Q(**{f"{presence}status__category": StatusCategory.CONFERENCE}), then=Value(Availability.BUSY)),
+        When(~eligible_q(presence), then=Value(Availability.NOT_RECEIVING)),
+        When(capabilities & full, then=Value(Availability.BUSY)),
+        When(GreaterThan(open_work, Value(0)), then=Value(Availability.ACTIVE)),
+        default=Value(Availability.FREE),
+        output_field=models.CharField(),
+    )

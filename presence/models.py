@@ -8,6 +8,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from presence.constraints import CaseInsensitiveUnique
 from presence.errors import StatusInUse, StatusProtected
 
 
@@ -64,7 +65,7 @@ PERSON_SOURCES = frozenset({Source.DROPDOWN, Source.API, Source.ADMIN, Source.SU
 def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long for a file
         raise ValidationError(f'"{value}" is not a time zone name such as Europe/Berlin.') from exc
 
 
@@ -84,12 +85,19 @@ color_validator = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Enter a colour as #RRGGB
 class Team(models.Model):
     """A queue group. Agents are members; a status with teams sets which memberships are active."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="presence_teams")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            CaseInsensitiveUnique(
+                field="name",
+                name="team_name_unique_ci",
+                violation_error_message="A team with this name already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -100,9 +108,35 @@ class TeamMembership(models.Model):
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
     # An inactive member keeps the membership but takes no work from the team's queue.
     active = models.BooleanField(default=True)
+    # What routing reads, kept in step by the services, so a pick walks an index of one team's
+    # routable members in order and never reads the whole team (T3): whether the member gets work
+    # automatically now (the one routing rule on an active membership) for any ticket, or at
+    # least for chat-linked ones; whether only as overflow (tentative); their open load (the
+    # total of AgentLoad); and when this team last gave them a ticket (the round-robin cursor).
+    routable = models.BooleanField(default=False, editable=False)
+    routable_chat = models.BooleanField(default=False, editable=False)
+    overflow = models.BooleanField(default=False, editable=False)
+    load = models.IntegerField(default=0, editable=False)
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "agent"], name="unique_team_membership")]
+        indexes = [
+            models.Index(
+                fields=["team", "overflow", "load", "agent"],
+                condition=models.Q(routable_chat=True),
+                name="membership_pick_by_load",
+            ),
+            # Never given a ticket (NULL) comes first, so the index is in that order too.
+            models.Index(
+                models.F("team"),
+                models.F("overflow"),
+                models.F("last_assigned_at").asc(nulls_first=True),
+                models.F("agent"),
+                condition=models.Q(routable_chat=True),
+                name="membership_pick_round_robin",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.team}"
@@ -148,7 +182,7 @@ class Status(models.Model):
     # Set by the system only: never offered to agents, never picked by a person.
     SYSTEM_ONLY = frozenset({KICKED_OUT, ON_A_CALL, AFTER_CALL_WORK})
 
-    name = models.CharField(max_length=64, unique=True, help_text="What agents and supervisors see, such as Lunch.")
+    name = models.CharField(max_length=64, help_text="What agents and supervisors see, such as Lunch.")
     slug = models.SlugField(max_length=64, unique=True, help_text="A stable short name for integrations and URLs.")
     category = models.CharField(
         max_length=16,
@@ -241,6 +275,13 @@ class Status(models.Model):
     class Meta:
         ordering = ["sort_order", "name"]
         verbose_name_plural = "statuses"
+        constraints = [
+            CaseInsensitiveUnique(
+                field="name",
+                name="status_name_unique_ci",
+                violation_error_message="A status with this name already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -699,3 +740,45 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"Call {self.call_id} of {self.agent} ({self.state})"
+
+
+class ApiTokenUse(models.Model):
+    """When an API token was last used, for the token admin (A3). Written at most once a minute
+    per token, like heartbeats."""
+
+    token = models.OneToOneField("authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="use")
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "API token use"
+
+    def __str__(self) -> str:
+        return f"{self.token_id[:8]}… last used {self.last_used_at:%Y-%m-%d %H:%M}"
+
+
+class AgentLoad(models.Model):
+    """The open work an agent holds, per channel (capacity P1): counters kept by the tickets
+    services in the same statements that move tickets, so routing and availability never count
+    tickets. `manage.py recount_load` rebuilds them; a periodic self-check repairs any drift."""
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="load"
+    )
+    # Plain integers: a drifted counter is repaired by the self-check, never refused mid-move.
+    email = models.IntegerField(default=0)
+    chat = models.IntegerField(default=0)
+    phone = models.IntegerField(default=0)
+    video = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "agent load"
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.total} open"
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, channel) for channel in Channel.values)
+
+    def held(self, channel: str) -> int:
+        return getattr(self, channel)

@@ -7,7 +7,13 @@ from presence.models import (
     Status,
     StatusCategory,
 )
-from presence.services import agent_session_forget, agent_session_track, presence_change_status
+from presence.services import (
+    agent_deactivate,
+    agent_session_forget,
+    agent_session_track,
+    api_tokens_revoke,
+    presence_change_status,
+)
 
 
 def _is_agent(user) -> bool:
@@ -36,3 +42,27 @@ def on_logout(sender, request, user, **kwargs) -> None:
     agent_session_forget(getattr(getattr(request, "session", None), "session_key", None))
     offline = Status.objects.get(slug=Status.OFFLINE)
     presence_change_status(user, offline, actor=user, source=Source.LOGOUT)
+
+
+# --- user accounts: a password change or a deactivation ends API access (A3) ---------------------
+
+
+def remember_account_before_save(sender, instance, update_fields=None, **kwargs) -> None:
+    """Note what a user save changes that matters here: the password, and "active"."""
+    if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
+        instance._presence_before = None
+        return
+    instance._presence_before = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
+
+
+def account_saved(sender, instance, created=False, **kwargs) -> None:
+    """A changed password deletes the user's API tokens; a deactivation also takes the agent
+    Offline and their work away (agent_deactivate), in the same transaction as the save."""
+    before = getattr(instance, "_presence_before", None)
+    instance._presence_before = None
+    if created or before is None:
+        return
+    if before["is_active"] and not instance.is_active:
+        agent_deactivate(instance, actor=None, reason="account deactivated")
+    elif before["password"] != instance.password:
+        api_tokens_revoke(instance)

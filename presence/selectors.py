@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet
 from rest_framework import serializers
 
+from presence.availability import availability_expression
 from presence.eligibility import eligible_q, is_eligible, is_overflow, overflow_q
 from presence.errors import NotAnAgent
 from presence.models import (
@@ -166,6 +167,7 @@ class BoardCounts:
     statuses: list[Status]  # the statuses agents are in, in catalogue order
     availabilities: list  # Availability members, in their order
     rows: list[CountsRow]
+    pending: int = 0  # approval requests waiting (one at most per agent), all agents
 
     @property
     def teams(self) -> list[Team]:
@@ -177,82 +179,117 @@ class BoardCounts:
 class Board:
     rows: list[BoardRow]
     counts: BoardCounts
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # agents matching the filters
+    pending: int = 0  # approval requests waiting, all agents
+
+
+# The board shows this many agents a page; the filters and counts cover them all.
+BOARD_PAGE_SIZE = 100
 
 
 def _board_agents() -> QuerySet[AgentProfile]:
-    """Every agent with what a board row shows. Whether they count as online for live chat is
-    decided in SQL by the one rule (`live_chat_online_q`), in the same query."""
+    """Every agent with what a board row shows, availability and live chat decided in SQL."""
     memberships = TeamMembership.objects.select_related("team").order_by("team__name", "team_id")
     return (
         AgentProfile.objects.select_related("user", "user__presence__status", "user__presence__pending_status")
         .prefetch_related(Prefetch("user__team_memberships", queryset=memberships))
-        .annotate(live_chat=ExpressionWrapper(live_chat_online_q("user__presence__"), output_field=BooleanField()))
+        .annotate(
+            availability=availability_expression(),
+            live_chat=ExpressionWrapper(live_chat_online_q("user__presence__"), output_field=BooleanField()),
+        )
         .order_by("user__username")
     )
 
 
-def board(*, status: Status | None = None, availability: str | None = None, team: Team | None = None) -> Board:
-    """The supervisor board (U3) in five queries whatever the number of agents: agents with
-    presence, team memberships with their teams, open work (two), pending requests.
-
-    Every agent is read once: the counts are tallied from those rows and the filters applied to
-    them, so the counts describe exactly the agents the board shows, and filtering costs no query."""
+def board(
+    *, status: Status | None = None, availability: str | None = None, team: Team | None = None, page: int = 1
+) -> Board:
+    """The supervisor board (U3): one page of agents matching the filters, and the counts over
+    every agent, in a constant number of queries whatever the number of agents (the filters,
+    the availability and the counts run in the database)."""
     from presence.workload import workloads
 
-    profiles = list(_board_agents())
-    loads = workloads(p.user_id for p in profiles)
+    agents = _board_agents()
+    if status is not None:
+        agents = agents.filter(user__presence__status=status)
+    if availability:
+        agents = agents.filter(availability=availability)
+    if team is not None:
+        agents = agents.filter(Exists(TeamMembership.objects.filter(agent_id=OuterRef("user_id"), team=team)))
+    total = agents.count()
+    pages = max(1, -(-total // BOARD_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    profiles = list(agents[(page - 1) * BOARD_PAGE_SIZE : page * BOARD_PAGE_SIZE])
+    ids = [p.user_id for p in profiles]
+    loads = workloads(ids)
     requests = StatusRequest.objects.filter(state=StatusRequest.State.PENDING).select_related("status")
-    pending = {r.agent_id: r for r in requests}
+    pending = {r.agent_id: r for r in requests.filter(agent_id__in=ids)}
     rows = [
         BoardRow(
             profile=p,
             presence=getattr(p.user, "presence", None),
-            availability=agent_availability(p, loads),
+            availability=p.availability,
             workload=loads.get(p.user_id, NO_WORK),
             pending_request=pending.get(p.user_id),
             live_chat=bool(p.live_chat),
         )
         for p in profiles
     ]
-    shown = [
-        row
-        for row in rows
-        if (status is None or (row.presence is not None and row.presence.status_id == status.pk))
-        and (availability is None or row.availability == availability)
-        and (team is None or any(m.team_id == team.pk for m in row.memberships))
-    ]
-    return Board(rows=shown, counts=board_counts(rows))
+    counts = board_counts()
+    return Board(rows=rows, counts=counts, page=page, pages=pages, total=total, pending=counts.pending)
 
 
-def board_counts(rows: list[BoardRow]) -> BoardCounts:
-    """Agents by status and by availability, and online for live chat, for all agents and for
-    each team's members, tallied from the board's rows of every agent: availability is derived
-    from open work (P7) and cannot be a SQL aggregate, and the rows already hold the rest. A
-    team's live-chat count takes its active members only, as `live_chat_availability` does."""
+def board_counts() -> BoardCounts:
+    """Agents by status and by availability, and online for live chat, for every agent and for
+    each team's members: two grouped aggregates in the database (plus the statuses and teams they
+    name), whatever the number of agents or teams. A team's live-chat count takes its active
+    members only, as live_chat_availability."""
     from presence.availability import Availability
 
-    in_use = {row.presence.status_id: row.presence.status for row in rows if row.presence is not None}
-    statuses = sorted(in_use.values(), key=lambda s: (s.sort_order, s.name))
-    status_at = {s.pk: i for i, s in enumerate(statuses)}
+    by_status: dict = {}
+    by_availability: dict = {}
+    live: dict = {}
+    pending = 0
+
+    def add(team, status_id, availability, online, n):
+        if status_id is not None:
+            by_status[(team, status_id)] = by_status.get((team, status_id), 0) + n
+        by_availability[(team, availability)] = by_availability.get((team, availability), 0) + n
+        if online:
+            live[team] = live.get(team, 0) + n
+
+    everyone = AgentProfile.objects.annotate(
+        s=F("user__presence__status"),
+        a=availability_expression(),
+        live=ExpressionWrapper(live_chat_online_q("user__presence__"), output_field=BooleanField()),
+        pending=Exists(StatusRequest.objects.filter(agent_id=OuterRef("user_id"), state=StatusRequest.State.PENDING)),
+    )
+    for row in everyone.values("s", "a", "live", "pending").annotate(n=Count("pk")).order_by():
+        add(None, row["s"], row["a"], row["live"], row["n"])
+        pending += row["n"] if row["pending"] else 0
+    members = TeamMembership.objects.annotate(
+        s=F("agent__presence__status"),
+        a=availability_expression("agent__presence__", "agent__agent_profile__", "agent__load__"),
+        live=ExpressionWrapper(Q(active=True) & live_chat_online_q("agent__presence__"), output_field=BooleanField()),
+    )
+    for row in members.values("team", "s", "a", "live").annotate(n=Count("pk")).order_by():
+        add(row["team"], row["s"], row["a"], row["live"], row["n"])
+    status_ids = {status_id for (_, status_id) in by_status if status_id is not None}
+    statuses = list(Status.objects.filter(pk__in=status_ids).order_by("sort_order", "name"))
+    teams = sorted({team for (team, _) in {**by_status, **by_availability} if team is not None})
+    team_objects = {t.pk: t for t in Team.objects.filter(pk__in=teams).order_by("name", "pk")}
     availabilities = list(Availability)
-    availability_at = {value: i for i, value in enumerate(availabilities)}
 
-    def tally(team: Team | None, members: list[tuple[BoardRow, bool]]) -> CountsRow:
-        by_status, by_availability = [0] * len(statuses), [0] * len(availabilities)
-        for row, _ in members:
-            if row.presence is not None:
-                by_status[status_at[row.presence.status_id]] += 1
-            by_availability[availability_at[row.availability]] += 1
-        live_chat = sum(1 for row, active in members if active and row.live_chat)
-        return CountsRow(team, len(members), by_status, by_availability, live_chat)
+    def line(team_id):
+        statuses_n = [by_status.get((team_id, s.pk), 0) for s in statuses]
+        availability_n = [by_availability.get((team_id, a.value), 0) for a in availabilities]
+        team = team_objects.get(team_id) if team_id is not None else None
+        return CountsRow(team, sum(availability_n), statuses_n, availability_n, live.get(team_id, 0))
 
-    teams: dict[int, tuple[Team, list[tuple[BoardRow, bool]]]] = {}
-    for row in rows:
-        for membership in row.memberships:
-            teams.setdefault(membership.team_id, (membership.team, []))[1].append((row, membership.active))
-    lines = [tally(None, [(row, True) for row in rows])]
-    lines += [tally(t, members) for t, members in sorted(teams.values(), key=lambda item: (item[0].name, item[0].pk))]
-    return BoardCounts(statuses=statuses, availabilities=availabilities, rows=lines)
+    lines = [line(None)] + [line(t.pk) for t in team_objects.values()]
+    return BoardCounts(statuses=statuses, availabilities=availabilities, rows=lines, pending=pending)
 
 
 def agent_card(agent) -> dict:

@@ -12,3 +12,8 @@ status_changed = Signal()
 # again (P10). Keyword arguments: agent, team_ids (the teams joined), actor. `tickets` routes
 # those teams' waiting queues once the transaction commits.
 queues_joined = Signal()
+
+# Sent inside the transaction that deactivates an agent (their user unticked "active", or their
+# agent profile deleted), after they were put Offline (whose mappings moved what they map).
+# Keyword arguments: agent, actor. `tickets` puts whatever they still hold in its team's queue.
+agent_deactivated = Signal()

@@ -1,6 +1,9 @@
 from django.urls import path
 
-from presence import views
+from presence import (
+    converters,  # noqa: F401 - registers <id:...> and <decision:...>
+    views,
+)
 
 app_name = "presence"
 
@@ -10,11 +13,11 @@ urlpatterns = [
     path("status/finishing/cancel/", views.finishing_cancel, name="finishing-cancel"),
     path("status/still-working/", views.still_working, name="still-working"),
     path("status/wrap-up/done/", views.wrap_up_done, name="wrap-up-done"),
-    path("queues/<int:team_id>/join/", views.queue_join, name="queue-join"),
-    path("queues/<int:team_id>/leave/", views.queue_leave, name="queue-leave"),
-    path("notices/<int:notice_id>/dismiss/", views.notice_dismiss, name="notice-dismiss"),
+    path("queues/<id:team_id>/join/", views.queue_join, name="queue-join"),
+    path("queues/<id:team_id>/leave/", views.queue_leave, name="queue-leave"),
+    path("notices/<id:notice_id>/dismiss/", views.notice_dismiss, name="notice-dismiss"),
     path("board/", views.board, name="board"),
     path("board/rows/", views.board_rows, name="board-rows"),
-    path("board/agents/<int:agent_id>/", views.agent_card, name="agent-card"),
-    path("board/requests/<int:request_id>/<str:decision>/", views.request_decide, name="request-decide"),
+    path("board/agents/<id:agent_id>/", views.agent_card, name="agent-card"),
+    path("board/requests/<id:request_id>/<decision:decision>/", views.request_decide, name="request-decide"),
 ]

@@ -6,12 +6,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
 from presence import selectors, services
 from presence.availability import Availability
 from presence.errors import ApplicationError
+from presence.http import post_view, safe_next
+from presence.limits import REASON_MAX_LENGTH
 from presence.models import AgentProfile, Source, Status, StatusRequest, Team
 
 User = get_user_model()
@@ -22,7 +23,7 @@ class StatusChoiceForm(forms.Form):
     status = forms.ModelChoiceField(
         queryset=Status.objects.all(), error_messages={"invalid_choice": "Choose a status from the list."}
     )
-    reason = forms.CharField(max_length=255, required=False)
+    reason = forms.CharField(max_length=REASON_MAX_LENGTH, required=False)
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -30,10 +31,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _safe_next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return "/"
-    return target
+    return safe_next(request)
 
 
 def _reply(
@@ -59,7 +57,7 @@ def _reply(
 
 
 @login_required
-@require_POST
+@post_view
 def status_change(request: HttpRequest) -> HttpResponse:
     """The header dropdown (U1): a plain form post, or an in-place update from the script."""
     form = StatusChoiceForm(request.POST)
@@ -99,7 +97,7 @@ def status_state(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def finishing_cancel(request: HttpRequest) -> HttpResponse:
     try:
         selectors.agent_profile_get(request.user)
@@ -110,7 +108,7 @@ def finishing_cancel(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def still_working(request: HttpRequest) -> HttpResponse:
     """Answer "still working?" from the panel (C6)."""
     try:
@@ -134,21 +132,21 @@ def _queue_change(request: HttpRequest, team_id: int, *, join: bool) -> HttpResp
 
 
 @login_required
-@require_POST
+@post_view
 def queue_join(request: HttpRequest, team_id: int) -> HttpResponse:
     """My queues (P10): take work from one of my teams again."""
     return _queue_change(request, team_id, join=True)
 
 
 @login_required
-@require_POST
+@post_view
 def queue_leave(request: HttpRequest, team_id: int) -> HttpResponse:
     """My queues (P10): stop taking work from one of my teams, staying a member."""
     return _queue_change(request, team_id, join=False)
 
 
 @login_required
-@require_POST
+@post_view
 def notice_dismiss(request: HttpRequest, notice_id: int) -> HttpResponse:
     """Dismiss a notice banner (P11)."""
     try:
@@ -160,7 +158,7 @@ def notice_dismiss(request: HttpRequest, notice_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def wrap_up_done(request: HttpRequest) -> HttpResponse:
     """Done with after call work (P12): back to the status the agent had before the call."""
     try:
@@ -178,14 +176,18 @@ class BoardFilter(forms.Form):
     status = forms.ModelChoiceField(queryset=Status.objects.all(), required=False, empty_label="All statuses")
     availability = forms.ChoiceField(choices=[("", "Any availability"), *Availability.choices], required=False)
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
+    page = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, widget=forms.HiddenInput)
 
 
 def _board_context(request: HttpRequest) -> dict:
     form = BoardFilter(request.GET or None)
     wanted = form.cleaned_data if form.is_valid() else {}
     board = selectors.board(
-        status=wanted.get("status"), availability=wanted.get("availability") or None, team=wanted.get("team")
-    )
+        status=wanted.get("status"), availability=wanted.get("availability") or None, team=wanted.get("team"),
+        page=wanted.get("page") or 1,
+    )  # fmt: skip
+    paging = request.GET.copy()
+    paging.pop("page", None)
     # The team choices are the teams the counts list (teams with members), read with the board's
     # rows: no query of their own. A chosen team without members stays shown as chosen.
     teams = board.counts.teams
@@ -196,8 +198,10 @@ def _board_context(request: HttpRequest) -> dict:
         "filter": form,
         "rows": board.rows,
         "counts": board.counts,
-        "pending_count": sum(row.pending_request is not None for row in board.rows),
+        "board": board,
+        "pending_count": board.pending,
         "query": request.GET.urlencode(),
+        "paging_query": paging.urlencode(),
     }
 
 
@@ -236,12 +240,12 @@ def agent_card(request: HttpRequest, agent_id: int) -> HttpResponse:
 
 
 class DecisionForm(forms.Form):
-    reason = forms.CharField(max_length=255, required=False)
+    reason = forms.CharField(max_length=REASON_MAX_LENGTH, required=False)
 
 
 @login_required
 @supervisor_required
-@require_POST
+@post_view
 def request_decide(request: HttpRequest, request_id: int, decision: str) -> HttpResponse:
     """Approve or reject a request from the board or the agent card, with an optional reason
     that the agent reads in their notice (P11)."""
@@ -259,4 +263,4 @@ def request_decide(request: HttpRequest, request_id: int, decision: str) -> Http
         messages.success(
             request, f"{status_request.agent.get_username()}'s request for {status_request.status.name} {verb}."
         )
-    return redirect(_safe_next(request) if request.POST.get("next") else "presence:board")
+    return redirect(safe_next(request, default=reverse("presence:board")))

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
 from presence.admin import SafeHistoryAdmin
+from presence.admin_inputs import BoundedInputsAdminMixin
 from presence.admin_pickers import AgentPickerMixin
 from presence.errors import ApplicationError
 from scheduling import services
@@ -11,7 +12,7 @@ from scheduling.models import Appointment, Shift, ShiftType
 
 
 @admin.register(ShiftType)
-class ShiftTypeAdmin(SafeHistoryAdmin):
+class ShiftTypeAdmin(BoundedInputsAdminMixin, SafeHistoryAdmin):
     list_display = ["name", "default_status", "end_status"]
     list_select_related = ["default_status", "end_status"]
     search_fields = ["name"]
@@ -41,7 +42,7 @@ class ShiftTypeAdmin(SafeHistoryAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
 
-class ScheduleAdmin(AgentPickerMixin, SafeHistoryAdmin):
+class ScheduleAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAdmin):
     """Calendar-like: browse by day (date hierarchy) and agent; writes go through the service.
     The agent is picked among agents only, by search."""
 
@@ -91,12 +92,14 @@ class AppointmentAdmin(ScheduleAdmin):
     ]  # fmt: skip
     list_select_related = [*ScheduleAdmin.list_select_related, "agent_status"]
     search_fields = ["subject", "agent__username"]
+    readonly_fields = [*ScheduleAdmin.readonly_fields, "booked_by"]
     fields = [
         "agent",
         "subject",
         "agent_status",
         "start",
         "end",
+        "booked_by",
         "start_applied_at",
         "end_applied_at",
         "skipped_reason",

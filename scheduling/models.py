@@ -1,16 +1,41 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from presence.constraints import CaseInsensitiveUnique
+from presence.limits import time_out_of_range
 from presence.models import Status, agent_error
+
+
+def schedulable_status_error(status: Status | None) -> str | None:
+    """Why a schedule may not set `status` (None: it may). System statuses are the system's own
+    (Offline, Kicked out, the phone's On a call), and a disabled status is not in use: a shift or
+    an appointment that set one would do what no person may."""
+    if status is None:
+        return None
+    if status.is_system:
+        return f'"{status.name}" is a system status: only the system sets it, a schedule cannot.'
+    if not status.enabled:
+        return f'"{status.name}" is disabled: enable it first, or choose another status.'
+    return None
+
+
+def _status_errors(obj, *fields: str) -> dict[str, str]:
+    return {
+        name: error
+        for name in fields
+        if getattr(obj, f"{name}_id") is not None and (error := schedulable_status_error(getattr(obj, name)))
+    }
 
 
 class ShiftType(models.Model):
     """A kind of shift (C1): the status an agent gets when it starts and, optionally, when it ends."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
     default_status = models.ForeignKey(
         Status, on_delete=models.PROTECT, related_name="shift_types_starting", help_text="Applied at the start."
     )
@@ -27,9 +52,21 @@ class ShiftType(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            CaseInsensitiveUnique(
+                field="name",
+                name="shift_type_name_unique_ci",
+                violation_error_message="A shift type with this name already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors = _status_errors(self, "default_status", "end_status")
+        if errors:
+            raise ValidationError(errors)
 
 
 class ScheduledQuerySet(models.QuerySet):
@@ -72,12 +109,24 @@ class Scheduled(models.Model):
             models.Index(fields=["end", "id"], condition=Q(end_applied_at__isnull=True), name=f"{prefix}_end_pending"),
         ]
 
+    def max_length(self) -> tuple[timedelta, str]:
+        """The longest this entry may last, and how to say it."""
+        raise NotImplementedError
+
     def clean(self) -> None:
         error = agent_error(self.agent_id)
         if error:
             raise ValidationError({"agent": error})
+        # Near year 1 or 9999 a time overflows as soon as it moves to another zone (the agent's, a
+        # report's) or a sweep adds to it.
+        errors = {name: error for name in ("start", "end") if (error := time_out_of_range(getattr(self, name)))}
+        if errors:
+            raise ValidationError(errors)
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
+        longest, described = self.max_length()
+        if self.start and self.end and self.end - self.start > longest:
+            raise ValidationError({"end": f"{described}: end it sooner, or split it."})
 
 
 class Shift(Scheduled):
@@ -93,6 +142,10 @@ class Shift(Scheduled):
 
     def __str__(self) -> str:
         return f"{self.agent} {self.shift_type} {self.start:%Y-%m-%d %H:%M}"
+
+    def max_length(self) -> tuple[timedelta, str]:
+        hours = getattr(settings, "SHIFT_MAX_HOURS", 24)
+        return timedelta(hours=hours), f"A shift lasts at most {hours} hours"
 
     def clean(self) -> None:
         super().clean()
@@ -124,6 +177,11 @@ class Appointment(Scheduled):
     previous_status = models.ForeignKey(
         Status, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
+    # Who created it. An agent who books their own appointment into a status that needs approval
+    # gets a request at its start, not the status (P6); a supervisor's booking applies it.
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     history = HistoricalRecords()
     usage_kind = "appointments"
 
@@ -135,3 +193,13 @@ class Appointment(Scheduled):
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.agent}, {self.start:%Y-%m-%d %H:%M})"
+
+    def max_length(self) -> tuple[timedelta, str]:
+        days = getattr(settings, "APPOINTMENT_MAX_DAYS", 31)
+        return timedelta(days=days), f"An appointment lasts at most {days} days"
+
+    def clean(self) -> None:
+        super().clean()
+        errors = _status_errors(self, "agent_status")
+        if errors:
+            raise ValidationError(errors)

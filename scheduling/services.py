@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from presence.errors import ApplicationError
 from presence.models import AgentPresence, PresenceSettings, Source, StatusCategory
-from presence.services import presence_change_status
+from presence.saving import save_or_refuse
+from presence.services import presence_change_status, presence_request_status
 from scheduling.models import Appointment, Shift, ShiftType
 
 BATCH_SIZE = 200
@@ -155,6 +156,9 @@ def appointment_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
 
 
 def _appointment_start(pk: int, now, default_status) -> bool:
+    """Put the agent in the appointment's status. An agent who booked their own appointment into
+    a status that needs approval gets a request for it (P6), as if they had picked it then: a
+    booking must not skip the approval a pick needs. The end gives back only what was applied."""
     with transaction.atomic():
         appointment = _claim(Appointment, pk, "start_applied_at", "agent_status")
         if appointment is None:
@@ -162,6 +166,10 @@ def _appointment_start(pk: int, now, default_status) -> bool:
         _stamp(Appointment, pk, "start_applied_at", now)
         status = appointment.agent_status or default_status
         if status is None:
+            return True
+        agent = appointment.agent
+        if status.requires_approval and appointment.booked_by_id == agent.pk:
+            presence_request_status(agent, status, actor=agent, source=Source.APPOINTMENT, reason=appointment.subject)
             return True
         change = presence_change_status(
             appointment.agent, status, actor=None, source=Source.APPOINTMENT, reason=appointment.subject
@@ -199,9 +207,15 @@ def schedule_save(obj: Shift | Appointment, *, actor) -> Shift | Appointment:
 
     The agent's row lock serialises saves for one agent, so two overlapping shifts cannot both
     pass the overlap check at once.
+
+    An appointment records who booked it (`booked_by`): the actor who creates it, and the agent
+    whenever they change it themselves, so an agent cannot have a supervisor's booking put them
+    in a status that needs approval by editing it afterwards (see _appointment_start).
     """
     with transaction.atomic():
         AgentPresence.objects.select_for_update().filter(agent_id=obj.agent_id).first()
+        if isinstance(obj, Appointment) and (obj.pk is None or getattr(actor, "pk", None) == obj.agent_id):
+            obj.booked_by = actor
         obj.full_clean()
         obj._history_user = actor
         obj.save()
@@ -216,7 +230,7 @@ def schedule_delete(obj: Shift | Appointment, *, actor) -> None:
 def shift_type_save(shift_type: ShiftType, *, actor) -> ShiftType:
     shift_type.full_clean()
     shift_type._history_user = actor
-    shift_type.save()
+    save_or_refuse(shift_type)
     return shift_type
 
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from presence.models import PresenceSettings, Status, TeamMembership
 from presence.roles import roles_setup
-from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
+from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory, sync_routing
 from tickets.models import RoutingMethod, TeamRouting
 
 
@@ -114,6 +114,7 @@ def make_agent(db, statuses):
         agent = AgentFactory(username=username, status=statuses[status], profile=profile or None)
         for team in teams:
             TeamMembership.objects.create(agent=agent, team=team)
+        sync_routing(agent)
         return agent
 
     return make

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from presence.models import (
+    AgentLoad,
     AgentPresence,
     AgentProfile,
     Status,
@@ -76,16 +77,47 @@ class AgentFactory(UserFactory):
     def status(obj, create, extracted, **kwargs):
         if create:
             AgentPresence.objects.create(agent=obj, status=extracted or Status.objects.get(slug=Status.OFFLINE))
+            AgentLoad.objects.get_or_create(agent=obj)
 
     @factory.post_generation
     def teams(obj, create, extracted, **kwargs):
         if create and extracted:
             TeamMembership.objects.bulk_create([TeamMembership(agent=obj, team=team) for team in extracted])
+        if create:
+            sync_routing(obj)
+
+
+def sync_routing(*agents) -> None:
+    """Tests that write presence rows or memberships directly (not through the services) call this
+    afterwards, as the services do, so routing's columns on the memberships match."""
+    from presence.services.routing_columns import memberships_sync, memberships_sync_load
+
+    ids = [agent.pk for agent in agents]
+    memberships_sync(ids)
+    memberships_sync_load(ids)
 
 
 class TicketFactory(factory.django.DjangoModelFactory):
+    """A ticket written directly, with the load counters of its assignee kept as the services do."""
+
     class Meta:
         model = "tickets.Ticket"
+        skip_postgeneration_save = True
 
     subject = factory.Sequence(lambda n: f"Ticket {n}")
     channel = "email"
+
+    @factory.post_generation
+    def _load(obj, create, extracted, **kwargs):
+        if create and obj.assignee_id and obj.is_held:
+            from tickets.services.load import delta, load_apply
+
+            load_apply(delta(obj.assignee_id, obj.channel, +1))
+
+
+def recount_load() -> None:
+    """Tests that write tickets in bulk (bulk_create, update) rebuild the load counters after,
+    as `manage.py recount_load` would."""
+    from tickets.services.load import load_recount
+
+    load_recount(repair=True)

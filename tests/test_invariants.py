@@ -23,9 +23,10 @@ from presence.services import (
     presence_expire_timed_statuses,
     presence_wrap_up_done,
 )
-from tests.factories import AgentFactory, TeamFactory
+from tests.factories import AgentFactory, TeamFactory, sync_routing
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, RoutingMethod, TeamRouting, Ticket
 from tickets.services import team_queue_route, ticket_close, ticket_create
+from tickets.services.load import load_recount
 
 AGENTS, CAPACITY, ROUNDS = 12, 4, 40
 
@@ -43,6 +44,7 @@ def test_mixed_workload_keeps_every_invariant():
     TeamRouting.objects.create(team=teams[1], method=RoutingMethod.LOAD_BALANCE)
     agents = [AgentFactory(status=statuses["available"], profile={"capacity_email": CAPACITY}) for _ in range(AGENTS)]
     TeamMembership.objects.bulk_create([TeamMembership(team=t, agent=a) for t in teams for a in agents])
+    sync_routing(*agents)
     created: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -128,6 +130,8 @@ def test_mixed_workload_keeps_every_invariant():
     assert (
         not AgentPresence.objects.filter(status__slug="after-call-work").exclude(agent__calls__state="wrap_up").exists()
     )
+    # the load counters are the tickets held, to the ticket, after all of that
+    assert load_recount(repair=False) == []
     # each ticket was routed to one agent at a time: no two assignment rows at the same moment
     moments = Counter(Ticket.history.filter(history_type="~").values_list("id", "history_date"))
     assert max(moments.values(), default=1) == 1

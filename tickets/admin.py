@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from presence.admin import SafeHistoryAdmin, StatusAdmin, TeamAdmin, mappings_off_banner
+from presence.admin_inputs import BoundedInputsAdminMixin
 from presence.admin_pickers import AgentChoiceField, AgentPickerMixin, AgentSelect, agent_users
 from presence.errors import ApplicationError
 from presence.models import Status, Team
@@ -93,7 +94,7 @@ def _new_note_bodies(post) -> list[str]:
 
 
 @admin.register(Ticket)
-class TicketAdmin(AgentPickerMixin, SafeHistoryAdmin):
+class TicketAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAdmin):
     """Tickets. Assigning here goes through ticket_assign: refusals are form errors, and a status
     that warns asks for confirmation first."""
 
@@ -252,8 +253,7 @@ class TeamRoutingInline(admin.StackedInline):
     can_delete = False
     max_num = 1
     min_num = 1
-    fields = ["method", "last_agent"]
-    readonly_fields = ["last_agent"]
+    fields = ["method"]
 
 
 class RoutingTeamAdmin(TeamAdmin):

@@ -14,12 +14,13 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from presence.reports import register_open_work_provider, register_report
-        from presence.signals import queues_joined, status_changed
+        from presence.signals import agent_deactivated, queues_joined, status_changed
         from presence.workload import register_workload_provider
         from tickets import receivers, reports
 
         status_changed.connect(receivers.on_status_changed, dispatch_uid="tickets.on_status_changed")
         queues_joined.connect(receivers.on_queues_joined, dispatch_uid="tickets.on_queues_joined")
+        agent_deactivated.connect(receivers.on_agent_deactivated, dispatch_uid="tickets.on_agent_deactivated")
         register_workload_provider(receivers.ticket_workloads)
         register_open_work_provider(reports.open_work_intervals)
         register_report(reports.WORKLOAD)

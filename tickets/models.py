@@ -49,15 +49,13 @@ HELD_STATES = (TicketState.OPEN, TicketState.PENDING)
 
 
 class TeamRouting(models.Model):
-    """How a team's tickets are routed (T2), with the round-robin cursor kept across restarts."""
+    """How a team's tickets are routed (T2)."""
 
     team = models.OneToOneField(Team, on_delete=models.CASCADE, primary_key=True, related_name="routing")
     method = models.CharField(max_length=16, choices=RoutingMethod.choices, default=RoutingMethod.MANUAL)
-    # Round robin continues after the agent who got the team's last ticket.
-    last_agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    history = HistoricalRecords(excluded_fields=["last_agent"])
+    # Round robin needs no cursor here: each membership remembers when it was last given a
+    # ticket (presence.TeamMembership.last_assigned_at), and routing takes the longest waiting.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = "team routing"
@@ -129,10 +127,14 @@ def mentioned_usernames(body: str) -> set[str]:
     return {name.rstrip(".") for name in MENTION.findall(body)}
 
 
+# The longest note anyone may add: a forms' and serializers' max_length, and ticket_note_add refuses more.
+NOTE_MAX_LENGTH = 10_000
+
+
 class TicketNote(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    body = models.TextField()
+    body = models.TextField(max_length=NOTE_MAX_LENGTH)
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes")
     created_at = models.DateTimeField(default=timezone.now)
 

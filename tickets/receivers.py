@@ -1,13 +1,14 @@
 """How tickets react to presence (the dependency points from tickets to presence only)."""
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
 
 from presence.eligibility import status_receives_automatically
 from presence.models import AgentProfile, Channel, TeamMembership
 from presence.workload import Workload
-from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
+from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
 from tickets.services import mapping_for_change, team_queue_route, tickets_move_for_status_change
+from tickets.services.mappings import tickets_unassign_all
 
 
 def on_status_changed(
@@ -21,14 +22,20 @@ def on_status_changed(
             agent, action, actor=actor, reason=f"{old_status.name} -> {new_status.name}: {action}"
         )
     if status_receives_automatically(new_status) and not status_receives_automatically(old_status):
-        team_ids = list(
-            TeamMembership.objects.filter(agent_id=agent.pk, active=True)
-            .exclude(team__routing__method=RoutingMethod.MANUAL)
-            .exclude(team__routing__isnull=True)
-            .values_list("team_id", flat=True)
-        )
-        for team_id in team_ids:
-            transaction.on_commit(lambda team_id=team_id: team_queue_route(team_id))
+        # After commit, when the queue group (if any) has set the active teams.
+        transaction.on_commit(lambda: _route_queues_of(agent.pk))
+
+
+def _route_queues_of(agent_id: int) -> None:
+    """Route the waiting queues of an agent's active, automatically routed teams."""
+    team_ids = list(
+        TeamMembership.objects.filter(agent_id=agent_id, active=True)
+        .exclude(team__routing__method=RoutingMethod.MANUAL)
+        .exclude(team__routing__isnull=True)
+        .values_list("team_id", flat=True)
+    )
+    for team_id in team_ids:
+        team_queue_route(team_id)
 
 
 def on_queues_joined(sender, *, agent, team_ids, actor, **kwargs) -> None:
@@ -44,34 +51,45 @@ def on_queues_joined(sender, *, agent, team_ids, actor, **kwargs) -> None:
         transaction.on_commit(lambda team_id=team_id: team_queue_route(team_id))
 
 
-def ticket_workloads(agent_ids: list[int]) -> dict[int, Workload]:
-    """presence.workload provider: held and pinned tickets, and whether every channel is full."""
-    held: dict[int, dict[str, int]] = {agent_id: {} for agent_id in agent_ids}
-    pinned: dict[int, int] = dict.fromkeys(agent_ids, 0)
-    rows = (
-        Ticket.objects.filter(assignee_id__in=agent_ids, state__in=HELD_STATES)
-        .values("assignee_id", "channel")
-        .annotate(n=Count("id"), pinned=Count("id", filter=Q(pinned=True)))
+def on_agent_deactivated(sender, *, agent, actor, **kwargs) -> None:
+    """A deactivated agent keeps no work: what the Offline mappings did not move goes to its
+    team's queue (in the deactivation's transaction), and those queues are routed after commit."""
+    team_ids = set(
+        Ticket.objects.filter(assignee_id=agent.pk, state__in=HELD_STATES, team__isnull=False).values_list(
+            "team_id", flat=True
+        )
     )
-    for row in rows:
-        capability = CAPABILITY_FOR_CHANNEL[row["channel"]]
-        per_agent = held[row["assignee_id"]]
-        per_agent[capability] = per_agent.get(capability, 0) + row["n"]
-        pinned[row["assignee_id"]] += row["pinned"]
+    tickets_unassign_all(agent, actor=actor, reason="agent deactivated")
+    for team_id in sorted(team_ids):
+        transaction.on_commit(lambda team_id=team_id: team_queue_route(team_id))
+
+
+def ticket_workloads(agent_ids: list[int]) -> dict[int, Workload]:
+    """presence.workload provider: open work from the load counters (presence.AgentLoad), pinned
+    tickets counted, and whether every channel the agent handles is full. One query."""
+    pinned = (
+        Ticket.objects.filter(assignee_id=OuterRef("user_id"), state__in=HELD_STATES, pinned=True)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values("n")
+        .order_by()
+    )
     fields = [f"can_{c}" for c in Channel.values] + [f"capacity_{c}" for c in Channel.values]
-    profiles = {
-        row["user_id"]: row for row in AgentProfile.objects.filter(user_id__in=agent_ids).values("user_id", *fields)
-    }
+    loads = [f"user__load__{c}" for c in Channel.values]
+    rows = (
+        AgentProfile.objects.filter(user_id__in=agent_ids)
+        .annotate(pinned=Subquery(pinned))
+        .values("user_id", "pinned", *fields, *loads)
+    )
     result = {}
-    for agent_id in agent_ids:
-        counts = held[agent_id]
-        profile = profiles.get(agent_id)
-        capabilities = [c for c in Channel.values if profile and profile[f"can_{c}"]]
-        at_capacity = bool(capabilities) and all(counts.get(c, 0) >= profile[f"capacity_{c}"] for c in capabilities)
-        result[agent_id] = Workload(
+    for row in rows:
+        counts = {c: row[f"user__load__{c}"] or 0 for c in Channel.values}
+        capabilities = [c for c in Channel.values if row[f"can_{c}"]]
+        at_capacity = bool(capabilities) and all(counts[c] >= row[f"capacity_{c}"] for c in capabilities)
+        result[row["user_id"]] = Workload(
             open_tickets=sum(counts.values()),
-            pinned_tickets=pinned[agent_id],
+            pinned_tickets=row["pinned"] or 0,
             at_capacity=at_capacity,
-            by_capability=dict(counts),
+            by_capability={c: n for c, n in counts.items() if n},
         )
     return result

@@ -110,16 +110,23 @@ def teammates_of(user) -> QuerySet:
     )
 
 
-def handover_candidates(ticket: Ticket, user) -> QuerySet:
-    """Whom `user` may hand `ticket` over to: active members of its team (of the user's teams when
-    it has none) whose status can receive and who are not finishing (P4), with the channel's
-    capability and room under its capacity; neither the user nor the current assignee."""
-    capability = ticket.capability
+def ticket_teammates(ticket: Ticket, user) -> QuerySet:
+    """The people `user` (an agent) may hand `ticket` to at all: active users who are active members
+    of its team, or of one of the user's teams when it has none. Anybody else is beyond what the
+    user's panel shows them, and a refusal tells nothing about them (ticket_assign)."""
     if ticket.team_id is not None:
         team_ids = [ticket.team_id]
     else:
         team_ids = TeamMembership.objects.filter(agent_id=user.pk).values("team_id")
     members = TeamMembership.objects.filter(team_id__in=team_ids, active=True).values("agent_id")
+    return User.objects.filter(pk__in=members, is_active=True)
+
+
+def ticket_receivers(ticket: Ticket, user) -> QuerySet:
+    """The ticket's rule for an agent's hand-over, defined once for the ticket page's list and for
+    ticket_assign: ticket_teammates whose status can receive and who are not finishing (P4), with
+    the channel's capability and room under its capacity."""
+    capability = ticket.capability
     # A subquery, not a join: the team join would count a ticket once per shared team.
     held = (
         Ticket.objects.held()
@@ -130,16 +137,23 @@ def handover_candidates(ticket: Ticket, user) -> QuerySet:
         .values("n")
     )
     return (
-        User.objects.filter(
-            pk__in=members,
-            is_active=True,
+        ticket_teammates(ticket, user)
+        .filter(
             presence__status__can_receive=True,
             presence__pending_status__isnull=True,
             **{f"agent_profile__can_{capability}": True},
         )
-        .exclude(pk__in=[pk for pk in (user.pk, ticket.assignee_id) if pk is not None])
         .annotate(held=Coalesce(Subquery(held), 0))
         .filter(held__lt=F(f"agent_profile__capacity_{capability}"))
+    )
+
+
+def handover_candidates(ticket: Ticket, user) -> QuerySet:
+    """Whom the ticket page offers `user` to hand `ticket` over to: ticket_receivers, neither the
+    user nor the current assignee, with their status."""
+    return (
+        ticket_receivers(ticket, user)
+        .exclude(pk__in=[pk for pk in (user.pk, ticket.assignee_id) if pk is not None])
         .select_related("presence__status")
         .order_by("username")
     )

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from presence.services import presence_kick_out_unanswered
 from tickets.services import tickets_ask_still_working, tickets_route_queues
+from tickets.services.load import load_recount
 
 logger = logging.getLogger(__name__)
 
@@ -26,3 +27,12 @@ def route_queues_task() -> int:
     routed = tickets_route_queues()
     logger.info("Queues: %d ticket(s) routed", routed)
     return routed
+
+
+@shared_task
+def load_self_check_task() -> int:
+    """Compare the open-load counters with the tickets agents hold; log and repair any drift."""
+    drift = load_recount(repair=True)
+    if drift:
+        logger.warning("Load self-check: repaired the counters of %d agent(s)", len(drift))
+    return len(drift)

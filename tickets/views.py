@@ -8,14 +8,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from presence import selectors as presence_selectors
 from presence.errors import ApplicationError
+from presence.http import post_view, safe_next
 from presence.models import AgentProfile, PresenceSettings
 from tickets import selectors, services
-from tickets.models import Ticket
+from tickets.models import NOTE_MAX_LENGTH, Ticket
 
 
 @login_required
@@ -38,7 +37,12 @@ def agent_panel(request: HttpRequest) -> HttpResponse:
 
 
 class NoteForm(forms.Form):
-    body = forms.CharField(required=False, strip=False)
+    body = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=NOTE_MAX_LENGTH,
+        error_messages={"max_length": "A note is at most %(limit_value)s characters (this one has %(show_value)s)."},
+    )
     confirmed = forms.BooleanField(required=False)
 
 
@@ -112,11 +116,12 @@ def ticket_page(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = _visible_ticket(request, ticket_id)
     form = NoteForm(request.POST)
-    form.is_valid()  # both fields are optional: the service says what a note needs
+    if not form.is_valid():  # too long; an empty note is the service's to refuse
+        return _refused(request, _ticket_url(ticket), " ".join(form.errors.get("body", [])))
     body = form.cleaned_data.get("body", "")
     questions = [] if form.cleaned_data.get("confirmed") else selectors.mention_questions([body])
     if questions:
@@ -129,7 +134,7 @@ def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def ticket_close(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Close, then the panel: when this was a finishing agent's last ticket the pending status has
     just applied (P4), and the panel's header shows it."""
@@ -143,7 +148,7 @@ def ticket_close(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def ticket_pin(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = _visible_ticket(request, ticket_id)
     form = PinForm(request.POST)
@@ -159,7 +164,7 @@ def ticket_pin(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def ticket_hand_over(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = _visible_ticket(request, ticket_id)
     form = HandOverForm(request.POST, ticket=ticket, user=request.user)
@@ -181,14 +186,12 @@ def ticket_hand_over(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_view
 def ticket_take(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Take from the queue (the panel's and the page's Take button); a refusal goes back where the
     button was, or to the panel when a teammate took the ticket first."""
     ticket = get_object_or_404(selectors.ticket_take_scope(request.user), pk=ticket_id)
-    back = request.POST.get("next") or _ticket_url(ticket)
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("tickets:panel")
+    back = safe_next(request, default=_ticket_url(ticket))
     try:
         ticket = services.ticket_take(ticket, agent=request.user)
     except services.TicketTaken as exc:

@@ -3,4 +3,5 @@
 from .api import *  # noqa: F401,F403
 from .base import *  # noqa: F401,F403
 from .database import *  # noqa: F401,F403
+from .security import *  # noqa: F401,F403
 from .tasks import *  # noqa: F401,F403

@@ -1,9 +1,19 @@
+from .security import SIGN_IN_FAILURE_LIMIT, SIGN_IN_WINDOW_MINUTES
+
 REST_FRAMEWORK = {
     # Token first: an API client without valid credentials gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "presence.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON with bounded size and nesting; forms for people using the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "presence.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Failed sign-ins at the token endpoint, per username and address (presence.api.throttling).
+    "DEFAULT_THROTTLE_RATES": {"sign-in": f"{SIGN_IN_FAILURE_LIMIT}/{SIGN_IN_WINDOW_MINUTES}m"},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
+    "axes",
+    "csp",
     "presence",
     "tickets",
     "scheduling",
@@ -41,6 +43,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "presence.middleware.AgentActivityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.security.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,7 +111,11 @@ CACHES = {
 # How often the agent panel and the supervisor board refresh themselves.
 PRESENCE_PAGE_POLL_SECONDS = float(env_str("PRESENCE_PAGE_POLL_SECONDS", "5"))
 
-# Members of this group act as supervisors (staff users do too).
+# The longest shift and the longest appointment one entry may describe (longer is refused).
+SHIFT_MAX_HOURS = int(env_str("SHIFT_MAX_HOURS", "24"))
+APPOINTMENT_MAX_DAYS = int(env_str("APPOINTMENT_MAX_DAYS", "31"))
+
+# Members of this group act as supervisors (with admins; staff alone is not enough).
 PRESENCE_SUPERVISORS_GROUP = env_str("PRESENCE_SUPERVISORS_GROUP", "supervisors")
 
 LOGGING = {
@@ -114,4 +124,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in reset at INFO; its warnings (lock-outs) are what matter.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

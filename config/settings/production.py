@@ -36,6 +36,14 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)  # turn off before t
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# The API's schema and docs need a signed-in user, unless PUBLIC_API_DOCS=1.
+PUBLIC_API_DOCS = env_bool("PUBLIC_API_DOCS", False)
+SPECTACULAR_SETTINGS = {  # noqa: F405
+    **SPECTACULAR_SETTINGS,  # noqa: F405
+    "SERVE_PERMISSIONS": (
+        ["rest_framework.permissions.AllowAny"] if PUBLIC_API_DOCS else ["rest_framework.permissions.IsAuthenticated"]
+    ),
+}
 
 STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))  # noqa: F405
 WHITENOISE_USE_FINDERS = False

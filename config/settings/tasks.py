@@ -39,4 +39,6 @@ CELERY_BEAT_SCHEDULE = {
     "scheduling-apply-appointments": {"task": "scheduling.tasks.apply_appointments_task", "schedule": 30.0},
     "tickets-kick-out": {"task": "tickets.tasks.kick_out_task", "schedule": 60.0},
     "tickets-route-queues": {"task": "tickets.tasks.route_queues_task", "schedule": 30.0},
+    # The load counters are kept by the services; this only catches a write that went around them.
+    "tickets-load-self-check": {"task": "tickets.tasks.load_self_check_task", "schedule": 3600.0},
 }

@@ -2,7 +2,6 @@
 
 import csv
 import io
-import zoneinfo
 from datetime import timedelta
 
 from django import forms
@@ -17,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from presence.api.permissions import IsSupervisor
+from presence.limits import TIME_ZONE_MAX_LENGTH, time_out_of_range, time_zone_or_none
 from presence.models import Source
 from presence.reports import REPORTS, Period
 
@@ -32,26 +32,59 @@ class PeriodForm(forms.Form):
         queryset=get_user_model().objects.filter(agent_profile__isnull=False), required=False
     )
     source = forms.ChoiceField(choices=[("", "any"), *Source.choices], required=False)
-    tz = forms.CharField(required=False)
+    tz = forms.CharField(required=False, max_length=TIME_ZONE_MAX_LENGTH)
+
+    def _in_range(self, name: str):
+        value = self.cleaned_data.get(name)
+        problem = time_out_of_range(value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+    def clean_since(self):
+        return self._in_range("since")
+
+    def clean_until(self):
+        return self._in_range("until")
+
+    def clean_tz(self):
+        zone = time_zone_or_none(self.cleaned_data.get("tz") or settings.TIME_ZONE)
+        if zone is None:
+            raise forms.ValidationError("Unknown time zone: use a name such as Europe/Berlin.")
+        return zone
 
     def clean(self):
         data = super().clean()
+        if self.errors:  # a field was refused: no period to check
+            return data
         until = data.get("until") or timezone.now()
         since = data.get("since") or until - timedelta(days=7)
+        if time_out_of_range(since):  # the default week before an early `until`
+            raise forms.ValidationError({"since": time_out_of_range(since)})
         if since >= until:
             raise forms.ValidationError("'since' must be before 'until'.")
         if until - since > timedelta(days=MAX_DAYS):
             raise forms.ValidationError(f"A report covers at most {MAX_DAYS} days.")
-        try:
-            zone = zoneinfo.ZoneInfo(data.get("tz") or settings.TIME_ZONE)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise forms.ValidationError({"tz": "Unknown time zone."}) from exc
         agent = data.get("agent")
-        data["period"] = Period(since, until, agent.pk if agent else None, zone, data.get("source") or None)
+        data["period"] = Period(since, until, agent.pk if agent else None, data["tz"], data.get("source") or None)
         return data
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A value as a CSV cell a spreadsheet shows as text: a string that would start a formula
+    (a reason, a name, a subject) gets a leading apostrophe. Only strings: numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class CSVRenderer(renderers.BaseRenderer):
+    """The one place a CSV is written: every report's download goes through it."""
+
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
@@ -60,7 +93,7 @@ class CSVRenderer(renderers.BaseRenderer):
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=data["columns"], extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(data["rows"])
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in data["rows"])
         return out.getvalue()
 
 

@@ -3,8 +3,9 @@ from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from presence.api.fields import AgentField
+from presence.api.fields import AgentField, IdRelatedField
 from presence.availability import Availability, availability_of
+from presence.limits import REASON_MAX_LENGTH
 from presence.models import (
     AgentPresence,
     AgentProfile,
@@ -23,11 +24,12 @@ User = get_user_model()
 
 
 class StatusSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     slug = serializers.SlugField(max_length=64, required=False)
     max_duration = serializers.IntegerField(
         min_value=1, required=False, allow_null=True, help_text="Minutes; with return_status it makes a timed status."
     )
-    teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
+    teams = IdRelatedField(many=True, queryset=Team.objects.all(), required=False)
 
     class Meta:
         model = Status
@@ -41,8 +43,13 @@ class StatusSerializer(serializers.ModelSerializer):
         read_only_fields = ["is_system"]
 
     def validate(self, attrs):
-        if not attrs.get("slug") and "name" in attrs and self.instance is None:
-            attrs["slug"] = slugify(attrs["name"])[:64]
+        name = attrs.get("name")
+        others = Status.objects.exclude(pk=getattr(self.instance, "pk", None))
+        if name and others.filter(name__iexact=name).exists():
+            # Before the slug derived from it is found taken too: the name is what to change.
+            raise serializers.ValidationError({"name": "A status with this name already exists."})
+        if not attrs.get("slug") and name and self.instance is None:
+            attrs["slug"] = slugify(name)[:64]
         return attrs
 
 
@@ -105,17 +112,23 @@ class PresenceMeSerializer(PresenceSerializer):
 
 
 class StatusChangeInputSerializer(serializers.Serializer):
-    status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all())
-    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    status = IdRelatedField(queryset=Status.objects.all())
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH, required=False, allow_blank=True, default="")
 
 
 class StatusRequestDecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, default="", help_text="Shown to the agent in their notice."
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Shown to the agent in their notice.",
     )
 
 
 class StatusChangeRequestSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
+
     class Meta:
         model = StatusRequest
         fields = ["id", "agent", "status", "reason", "state", "requested_at", "decided_by", "decided_at"]
@@ -123,6 +136,7 @@ class StatusChangeRequestSerializer(serializers.ModelSerializer):
 
 
 class PresenceSettingsSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     idle_timeout_minutes = serializers.IntegerField(
         min_value=5,
         required=False,
@@ -141,6 +155,8 @@ class PresenceSettingsSerializer(serializers.ModelSerializer):
 
 
 class StatusLogSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
+
     class Meta:
         model = StatusChangeLog
         fields = [
@@ -182,7 +198,7 @@ class AgentSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
     email = EmailOrBlankField(default="")
-    teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False, default=list)
+    teams = IdRelatedField(many=True, queryset=Team.objects.all(), required=False, default=list)
     capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=True
     )
@@ -227,7 +243,7 @@ class AgentUpdateSerializer(AgentSerializer):
     username = serializers.CharField(read_only=True)
     password = None
     email = EmailOrBlankField()
-    teams = serializers.PrimaryKeyRelatedField(many=True, queryset=Team.objects.all(), required=False)
+    teams = IdRelatedField(many=True, queryset=Team.objects.all(), required=False)
     licence_type = serializers.ChoiceField(choices=LicenceType.choices, required=False)
     delegate = AgentField(required=False, allow_null=True)
     phone_number = serializers.CharField(max_length=32, required=False, allow_blank=True)

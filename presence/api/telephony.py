@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from presence import selectors, services
-from presence.api.fields import AgentField
+from presence.api.fields import AgentField, IdRelatedField
 from presence.api.serializers import PresenceSerializer
 from presence.models import Call
 from presence.workload import workloads
@@ -37,6 +37,8 @@ class CallEventSerializer(serializers.Serializer):
 
 
 class CallSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
+
     class Meta:
         model = Call
         fields = ["call_id", "agent", "state", "started_at", "ended_at", "done_at", "status_before", "wrap_up_until"]

@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from presence import converters  # noqa: F401 - registers the <id:...> converter
 from presence.api import telephony, views
 from presence.api.reports import ReportView
 
@@ -12,17 +13,18 @@ router.register("status-requests", views.StatusRequestViewSet, basename="status-
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("auth/token/rotate/", views.TokenRotateView.as_view(), name="api-token-rotate"),
     path("presence/me/", views.PresenceMeView.as_view(), name="presence-me"),
     path("presence/me/status/", views.PresenceMeStatusView.as_view(), name="presence-me-status"),
     path("presence/me/heartbeat/", views.PresenceMeHeartbeatView.as_view(), name="presence-me-heartbeat"),
     path("presence/me/activity/", views.PresenceMeActivityView.as_view(), name="presence-me-activity"),
     path("presence/me/still-working/", views.PresenceMeStillWorkingView.as_view(), name="presence-me-still-working"),
-    path("presence/me/queues/<int:team>/join/", views.PresenceMeQueueJoinView.as_view(), name="presence-me-queue-join"),
+    path("presence/me/queues/<id:team>/join/", views.PresenceMeQueueJoinView.as_view(), name="presence-me-queue-join"),
     path(
-        "presence/me/queues/<int:team>/leave/", views.PresenceMeQueueLeaveView.as_view(), name="presence-me-queue-leave"
+        "presence/me/queues/<id:team>/leave/", views.PresenceMeQueueLeaveView.as_view(), name="presence-me-queue-leave"
     ),
     path(
-        "presence/me/notices/<int:id>/dismiss/",
+        "presence/me/notices/<id:id>/dismiss/",
         views.PresenceMeNoticeDismissView.as_view(),
         name="presence-me-notice-dismiss",
     ),

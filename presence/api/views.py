@@ -4,14 +4,16 @@ import django_filters
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from presence import selectors, services
+from presence.api.filters import IdFilter, TimeFilter
 from presence.api.permissions import (
     IsConfigAdmin,
     ReadAnyWriteConfigAdmin,
@@ -32,7 +34,9 @@ from presence.api.serializers import (
     StatusRequestDecisionSerializer,
     StatusSerializer,
 )
-from presence.availability import Availability
+from presence.api.throttling import SignInThrottle
+from presence.availability import Availability, availability_expression
+from presence.limits import ID_PATTERN
 from presence.models import (
     AgentProfile,
     PresenceSettings,
@@ -46,17 +50,60 @@ from presence.workload import workloads
 User = get_user_model()
 
 
-class TokenView(ObtainAuthToken):
-    """POST username and password, get {"token": "<key>"} for `Authorization: Token <key>`."""
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenView(APIView):
+    """Sign in to the API (A3): POST username and password, get {"token": "<key>"} for
+    `Authorization: Token <key>`; DELETE signs the caller out of the API (their token stops
+    working). Too many failed sign-ins for one username from one address lock that pair out
+    (429 with Retry-After)."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # DRF's own token view would parse JSON unbounded
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_throttles(self):
+        return [SignInThrottle()] if self.request.method == "POST" else []
+
+    def throttled(self, request, wait):
+        minutes = max(1, round(wait / 60))
+        raise Throttled(
+            wait,
+            detail=f"Too many failed sign-ins for this username from your address: try again in {minutes} "
+            "minute(s), or ask a supervisor to unlock you.",
+        )
 
     @extend_schema(
-        request=inline_serializer(
-            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
-        ),
+        request=TokenRequestSerializer,
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
     )
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+    def post(self, request):
+        throttle = SignInThrottle()
+        data = AuthTokenSerializer(data=request.data, context={"request": request})
+        if not data.is_valid():
+            throttle.record(request, succeeded=False)
+            raise ValidationError(data.errors)
+        throttle.record(request, succeeded=True)
+        return Response({"token": services.api_token_get_or_create(data.validated_data["user"]).key})
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Signed out of the API.")})
+    def delete(self, request):
+        services.api_tokens_revoke(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenRotateView(APIView):
+    """A new token for the caller; the old one stops working at once."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: inline_serializer("TokenRotated", {"token": serializers.CharField()})})
+    def post(self, request):
+        return Response({"token": services.api_token_rotate(request.user).key})
 
 
 class StatusFilter(django_filters.FilterSet):
@@ -67,6 +114,8 @@ class StatusFilter(django_filters.FilterSet):
 
 class StatusViewSet(viewsets.ModelViewSet):
     """The status catalogue (S1). Everyone reads; configuration admins write."""
+
+    lookup_value_regex = ID_PATTERN
 
     serializer_class = StatusSerializer
     permission_classes = [ReadAnyWriteConfigAdmin]
@@ -239,8 +288,8 @@ class PresenceSettingsView(generics.GenericAPIView):
 
 class AgentFilter(django_filters.FilterSet):
     status = django_filters.ModelChoiceFilter(field_name="user__presence__status", queryset=Status.objects.all())
-    team = django_filters.NumberFilter(field_name="user__team_memberships__team_id", distinct=True)
-    changed_since = django_filters.IsoDateTimeFilter(field_name="user__presence__since", lookup_expr="gt")
+    team = IdFilter(field_name="user__team_memberships__team_id", distinct=True)
+    changed_since = TimeFilter(field_name="user__presence__since", lookup_expr="gt")
 
     class Meta:
         model = AgentProfile
@@ -250,6 +299,8 @@ class AgentFilter(django_filters.FilterSet):
 class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                    mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
     """Agents: supervisors list and read; admins provision and edit; agents read themselves."""
+
+    lookup_value_regex = ID_PATTERN
 
     queryset = AgentProfile.objects.none()
     filterset_class = AgentFilter
@@ -291,11 +342,9 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         if wanted:
             if wanted not in Availability.values:
                 raise ValidationError({"availability": f"Choose one of {', '.join(Availability.values)}."})
-            # Availability is derived from presence and open work (P7): computed for all
-            # matching agents in one provider call, then filtered before the page is cut.
-            profiles = list(queryset)
-            loads = workloads(p.user_id for p in profiles)
-            queryset = [p for p in profiles if selectors.agent_availability(p, loads) == wanted]
+            # Availability is derived (P7); the database derives it from the presence, the
+            # profile and the load counters, so the filter costs one query at any size.
+            queryset = queryset.annotate(availability=availability_expression()).filter(availability=wanted)
         page = self.paginate_queryset(queryset)
         self._workloads = workloads(profile.user_id for profile in page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -361,6 +410,8 @@ class StatusRequestFilter(django_filters.FilterSet):
 class StatusRequestViewSet(viewsets.ReadOnlyModelViewSet):
     """Approval requests (P6). Agents see their own; supervisors see all and decide."""
 
+    lookup_value_regex = ID_PATTERN
+
     serializer_class = StatusChangeRequestSerializer
     filterset_class = StatusRequestFilter
     queryset = StatusRequest.objects.none()
@@ -392,8 +443,8 @@ class StatusRequestViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class StatusLogFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    since = TimeFilter(field_name="at", lookup_expr="gte")
+    until = TimeFilter(field_name="at", lookup_expr="lt")
     source = django_filters.ChoiceFilter(choices=Source.choices)
 
     class Meta:
@@ -403,6 +454,8 @@ class StatusLogFilter(django_filters.FilterSet):
 
 class StatusLogViewSet(viewsets.ReadOnlyModelViewSet):
     """The status change log (P8), newest first. Agents see their own rows; supervisors all."""
+
+    lookup_value_regex = ID_PATTERN
 
     serializer_class = StatusLogSerializer
     filterset_class = StatusLogFilter

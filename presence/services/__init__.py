@@ -2,6 +2,7 @@
 
 from presence.services.agents import (
     agent_create,
+    agent_deactivate,
     agent_profile_delete,
     agent_profile_save,
     agent_set_teams,
@@ -35,6 +36,7 @@ from presence.services.catalogue import status_delete, status_save, status_set_e
 from presence.services.config import presence_settings_update
 from presence.services.notices import NoticeNotFound, presence_notice_dismiss
 from presence.services.queues import NotATeamMember, presence_queue_join, presence_queue_leave
+from presence.services.sign_in import sign_in_unlock
 from presence.services.status_change import (
     Outcome,
     StatusChange,
@@ -52,8 +54,13 @@ from presence.services.telephony import (
     presence_wrap_up_done,
     presence_wrap_up_expire,
 )
+from presence.services.tokens import api_token_get_or_create, api_token_rotate, api_tokens_revoke
 
 __all__ = [
+    "api_token_get_or_create",
+    "api_token_rotate",
+    "api_tokens_revoke",
+    "sign_in_unlock",
     "CallEventRefused",
     "call_ended",
     "call_started",
@@ -63,6 +70,7 @@ __all__ = [
     "StatusChange",
     "BulkStatusResult",
     "agent_create",
+    "agent_deactivate",
     "agent_profile_delete",
     "agent_profile_save",
     "agent_session_forget",

@@ -3,7 +3,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from presence.models import AgentPresence, AgentProfile, Channel, Status, Team, TeamMembership
+from presence.models import AgentLoad, AgentPresence, AgentProfile, Channel, Source, Status, Team, TeamMembership
+from presence.saving import save_or_refuse
+from presence.services.routing_columns import memberships_sync, memberships_sync_load
+from presence.signals import agent_deactivated
 
 PROFILE_FIELDS = ("licence_type", "delegate", "phone_number")
 
@@ -30,6 +33,8 @@ def agent_set_teams(user, teams) -> None:
     TeamMembership.objects.bulk_create(
         [TeamMembership(agent=user, team_id=team_id) for team_id in team_ids], ignore_conflicts=True
     )
+    memberships_sync([user.pk])
+    memberships_sync_load([user.pk])
 
 
 def team_set_members(team, members) -> None:
@@ -39,6 +44,8 @@ def team_set_members(team, members) -> None:
     TeamMembership.objects.bulk_create(
         [TeamMembership(team=team, agent_id=agent_id) for agent_id in wanted], ignore_conflicts=True
     )
+    memberships_sync(wanted)
+    memberships_sync_load(wanted)
 
 
 def agent_create(
@@ -63,13 +70,14 @@ def agent_create(
         user.full_clean(exclude=["password"])
         validate_password(password, user)
         user.set_password(password)
-        user.save()
+        save_or_refuse(user)
         profile = AgentProfile(user=user, licence_type=licence_type, delegate=delegate, phone_number=phone_number)
         _apply_channels(profile, capabilities, capacity)
         profile.full_clean()
         profile._history_user = actor
-        profile.save()
+        save_or_refuse(profile)
         AgentPresence.objects.create(agent=user, status=Status.objects.get(slug=Status.OFFLINE))
+        AgentLoad.objects.get_or_create(agent=user)
         agent_set_teams(user, teams)
     return profile
 
@@ -83,12 +91,32 @@ def agent_profile_save(profile: AgentProfile, *, actor) -> AgentProfile:
         profile._history_user = actor
         profile.save()
         presence_ensure(profile.user)
+        AgentLoad.objects.get_or_create(agent=profile.user)
     return profile
 
 
-def agent_profile_delete(profile: AgentProfile, *, actor) -> None:
-    """Take away a user's agent profile (the user account stays)."""
+def agent_deactivate(user, *, actor, reason: str) -> None:
+    """An agent leaves: their account was deactivated, or their agent profile is going. In the
+    caller's transaction: their API tokens go, they are put Offline (source system; Offline's
+    mappings move their tickets as usual), and `agent_deactivated` lets `tickets` put whatever
+    they still hold in its team's queue. The status service keeps a deactivated account Offline."""
+    from presence.services.status_change import presence_change_status
+    from presence.services.tokens import api_tokens_revoke
+
     with transaction.atomic():
+        api_tokens_revoke(user)
+        if not AgentProfile.objects.filter(user_id=user.pk).exists():
+            return
+        offline = Status.objects.get(slug=Status.OFFLINE)
+        presence_change_status(user, offline, actor=actor, source=Source.SYSTEM, reason=reason)
+        agent_deactivated.send(sender=AgentProfile, agent=user, actor=actor)
+
+
+def agent_profile_delete(profile: AgentProfile, *, actor) -> None:
+    """Take away a user's agent profile (the user account stays): they leave as agents do when
+    deactivated (agent_deactivate), then the profile goes."""
+    with transaction.atomic():
+        agent_deactivate(profile.user, actor=actor, reason="agent profile deleted")
         profile._history_user = actor
         profile.delete()
 
@@ -98,14 +126,16 @@ def team_save(team: Team, *, actor) -> Team:
     with transaction.atomic():
         team.full_clean()
         team._history_user = actor
-        team.save()
+        save_or_refuse(team)
     return team
 
 
 def team_membership_save(membership: TeamMembership, *, actor) -> TeamMembership:
     """Add an agent to a team, or change whether the membership is active (admin inline)."""
     membership.full_clean()
-    membership.save()
+    save_or_refuse(membership)
+    memberships_sync([membership.agent_id])
+    memberships_sync_load([membership.agent_id])
     return membership
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from presence.errors import ApplicationError, StatusChangeRefused
+from presence.limits import reason_too_long
 from presence.models import AgentPresence, Notice, Source, Status, StatusCategory, StatusRequest
 from presence.services.status_change import Outcome, StatusChange, presence_change_status
 
@@ -15,8 +16,22 @@ class RequestAlreadyDecided(ApplicationError):
     http_status = 409
 
 
-def _decide(request: StatusRequest, state: str, *, actor) -> StatusRequest:
-    """Lock a pending request and record the decision; a decided one is refused (409)."""
+class OwnRequest(ApplicationError):
+    """A supervisor who is also an agent asks like any agent: somebody else decides."""
+
+    code = "own_request"
+    http_status = 403
+
+
+def _decide(request: StatusRequest, state: str, *, actor, reason: str) -> StatusRequest:
+    """Lock a pending request and record the decision; a decided one is refused (409), one's own
+    request (403) and a reason over 255 characters (400) too, whichever path decides (API, board,
+    admin)."""
+    problem = reason_too_long(reason)
+    if problem:
+        raise ApplicationError(problem, code="reason_too_long")
+    if getattr(actor, "pk", None) == request.agent_id:
+        raise OwnRequest("You cannot decide your own request: another supervisor approves or rejects it.")
     request = StatusRequest.objects.select_for_update().select_related("agent", "status").get(pk=request.pk)
     if request.state != StatusRequest.State.PENDING:
         raise RequestAlreadyDecided(f"This request was already {request.get_state_display().lower()}.")
@@ -29,7 +44,7 @@ def status_request_approve(request: StatusRequest, *, actor, reason: str = "") -
     """Approve: the status applies now (source approval), with the agent's reason; the agent
     gets a notice with the supervisor's reason (P11)."""
     with transaction.atomic():
-        request = _decide(request, StatusRequest.State.APPROVED, actor=actor)
+        request = _decide(request, StatusRequest.State.APPROVED, actor=actor, reason=reason)
         presence_change_status(
             request.agent, request.status, actor=actor, source=Source.APPROVAL,
             reason=request.reason or f"approved by {actor.get_username()}",
@@ -40,7 +55,7 @@ def status_request_approve(request: StatusRequest, *, actor, reason: str = "") -
 
 def status_request_reject(request: StatusRequest, *, actor, reason: str = "") -> StatusRequest:
     with transaction.atomic():
-        request = _decide(request, StatusRequest.State.REJECTED, actor=actor)
+        request = _decide(request, StatusRequest.State.REJECTED, actor=actor, reason=reason)
         _notice_decision(request, Notice.Kind.REQUEST_REJECTED, "rejected", actor=actor, reason=reason)
     return request
 
@@ -62,6 +77,9 @@ def supervisor_change_refusal(presence: AgentPresence | None) -> str | None:
 def presence_change_status_by_supervisor(agent, status: Status, *, actor, reason: str = "") -> StatusChange:
     """A supervisor sets an agent's status from the board, the admin or the API (source
     supervisor); refused (StatusChangeRefused) for an agent who is Offline."""
+    problem = reason_too_long(reason)
+    if problem:
+        raise ApplicationError(problem, code="reason_too_long")
     change = presence_change_status(
         agent, status, actor=actor, source=Source.SUPERVISOR, reason=reason, unless_offline=True
     )

@@ -2,6 +2,8 @@ from django.db import transaction
 
 from presence.errors import StatusInUse, StatusProtected
 from presence.models import Status, StatusRequest
+from presence.saving import save_or_refuse
+from presence.services.routing_columns import memberships_sync_status
 
 
 def status_save(status: Status, *, actor, teams=None) -> Status:
@@ -9,9 +11,10 @@ def status_save(status: Status, *, actor, teams=None) -> Status:
     with transaction.atomic():
         status.full_clean()
         status._history_user = actor
-        status.save()
+        save_or_refuse(status)
         if teams is not None:
             status.teams.set(teams)
+        memberships_sync_status(status)  # its routing flags may have changed
     return status
 
 

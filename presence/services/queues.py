@@ -4,6 +4,7 @@ from django.db import transaction
 
 from presence.errors import ApplicationError
 from presence.models import Team, TeamMembership
+from presence.services.routing_columns import memberships_sync
 from presence.signals import queues_joined
 
 
@@ -42,6 +43,7 @@ def _set_active(agent, team: Team | int, active: bool, *, actor) -> TeamMembersh
             return membership
         membership.active = active
         membership.save(update_fields=["active"])
+        memberships_sync([agent.pk])
         if active:
             queues_joined.send(sender=TeamMembership, agent=agent, team_ids=[team_id], actor=actor)
     return membership

@@ -21,6 +21,7 @@ from presence.models import (
     StatusRequest,
     TeamMembership,
 )
+from presence.services.routing_columns import memberships_sync_presence
 from presence.signals import status_changed
 from presence.workload import workload_of
 
@@ -53,11 +54,12 @@ def presence_ensure(agent) -> AgentPresence:
 def _lock_presence(agent) -> AgentPresence:
     # The row lock serialises every change to one agent: two concurrent changes run one
     # after the other, and the second sees the first's result.
+    locked = AgentPresence.objects.select_for_update(of=("self",)).select_related("status", "agent")
     try:
-        return AgentPresence.objects.select_for_update(of=("self",)).select_related("status").get(agent_id=agent.pk)
+        return locked.get(agent_id=agent.pk)
     except AgentPresence.DoesNotExist:
         presence_ensure(agent)
-        return AgentPresence.objects.select_for_update(of=("self",)).select_related("status").get(agent_id=agent.pk)
+        return locked.get(agent_id=agent.pk)
 
 
 def check_selectable(status: Status) -> None:
@@ -137,13 +139,16 @@ def presence_change_status(
         check_selectable(status)
     with transaction.atomic():
         presence = _lock_presence(agent)
-        skip = _failed_precondition(agent, presence, if_status, if_since, unless_offline, precondition)
+        skip = _failed_precondition(agent, presence, status, if_status, if_since, unless_offline, precondition)
         if skip:
             return StatusChange(presence, Outcome.SKIPPED, reason=skip)
         return _apply(agent, presence, status, actor=actor, source=source, reason=reason)
 
 
-def _failed_precondition(agent, presence, if_status, if_since, unless_offline, precondition) -> str | None:
+def _failed_precondition(agent, presence, status, if_status, if_since, unless_offline, precondition) -> str | None:
+    if not presence.agent.is_active and status.category != StatusCategory.OFFLINE:
+        # A deactivated account stays Offline: nothing signs them in or routes to them again.
+        return f"{presence.agent.get_username()}'s account is deactivated."
     if if_status is not None and presence.status_id != if_status.pk:
         return f"no longer {if_status.name}"
     if if_since is not None and presence.since != if_since:
@@ -175,7 +180,6 @@ def _apply(agent, presence: AgentPresence, status: Status, *, actor, source, rea
     presence.since = timezone.now()
     presence.pending_status = None
     presence.save(update_fields=["status", "since", "pending_status"])
-    _apply_queue_group(agent, status)
     config = PresenceSettings.load()
     if config.log_status_changes:
         StatusChangeLog.objects.create(
@@ -201,6 +205,10 @@ def _apply(agent, presence: AgentPresence, status: Status, *, actor, source, rea
         reason=reason,
         config=config,
     )
+    # The agent's memberships last: a receiver may have moved their tickets, and every writer
+    # takes tickets before load counters before memberships, so nobody waits in a cycle.
+    _apply_queue_group(agent, status)
+    memberships_sync_presence(presence)
     return StatusChange(presence, Outcome.APPLIED, old_status=old_status)
 
 
@@ -221,6 +229,7 @@ def _notify(agent, old_status: Status, status: Status, *, actor, source, reason)
 def _set_pending(presence: AgentPresence, status: Status | None) -> None:
     presence.pending_status = status
     presence.save(update_fields=["pending_status"])
+    memberships_sync_presence(presence)  # finishing agents take no new work
 
 
 def presence_cancel_finishing(agent, *, actor) -> AgentPresence:

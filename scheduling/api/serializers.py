@@ -4,7 +4,8 @@ from datetime import UTC
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from presence.api.fields import AgentField
+from presence.api.fields import AgentField, IdRelatedField
+from presence.limits import time_out_of_range
 from presence.models import Status
 from scheduling.models import Appointment, Shift, ShiftType
 
@@ -19,6 +20,14 @@ class LocalDateTimeField(serializers.DateTimeField):
     def enforce_timezone(self, value):
         return value
 
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        # Checked on the wall clock before any zone conversion, which would overflow near year 1 or 9999.
+        problem = time_out_of_range(parsed)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return parsed
+
 
 def _in_zone(naive, zone: zoneinfo.ZoneInfo, field: str):
     local = naive.replace(tzinfo=zone)
@@ -31,6 +40,7 @@ def _in_zone(naive, zone: zoneinfo.ZoneInfo, field: str):
 
 
 class ScheduledSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     agent = AgentField()
     start = LocalDateTimeField()
     end = LocalDateTimeField()
@@ -52,8 +62,9 @@ class ScheduledSerializer(serializers.ModelSerializer):
 
 
 class ShiftTypeSerializer(serializers.ModelSerializer):
-    default_status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all())
-    end_status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all(), required=False, allow_null=True)
+    serializer_related_field = IdRelatedField
+    default_status = IdRelatedField(queryset=Status.objects.all())
+    end_status = IdRelatedField(queryset=Status.objects.all(), required=False, allow_null=True)
 
     class Meta:
         model = ShiftType
@@ -67,7 +78,7 @@ class ShiftSerializer(ScheduledSerializer):
 
 
 class AppointmentSerializer(ScheduledSerializer):
-    agent_status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all(), required=False, allow_null=True)
+    agent_status = IdRelatedField(queryset=Status.objects.all(), required=False, allow_null=True)
 
     class Meta:
         model = Appointment

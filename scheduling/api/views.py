@@ -4,7 +4,9 @@ import django_filters
 from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
 
+from presence.api.filters import TimeFilter
 from presence.api.permissions import ReadAnyWriteConfigAdmin
+from presence.limits import ID_PATTERN
 from presence.selectors import is_supervisor
 from scheduling import services
 from scheduling.api.serializers import AppointmentSerializer, ShiftSerializer, ShiftTypeSerializer
@@ -15,6 +17,7 @@ class ShiftTypeViewSet(viewsets.ModelViewSet):
     """Shift types: the status at the start and, optionally, at the end. Admins write."""
 
     serializer_class = ShiftTypeSerializer
+    lookup_value_regex = ID_PATTERN  # an id beyond 64 bits is 404, not an OverflowError
     permission_classes = [ReadAnyWriteConfigAdmin]
     pagination_class = None
     queryset = ShiftType.objects.select_related("default_status", "end_status")
@@ -34,8 +37,8 @@ class ShiftTypeViewSet(viewsets.ModelViewSet):
 class ScheduleFilter(django_filters.FilterSet):
     """?agent=&from=&to= : entries overlapping the period [from, to)."""
 
-    start_before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="to")
-    end_after = django_filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt", label="from")
+    start_before = TimeFilter(field_name="start", lookup_expr="lt", label="to")
+    end_after = TimeFilter(field_name="end", lookup_expr="gt", label="from")
 
     class Meta:
         fields = ["agent", "start_before", "end_after"]
@@ -56,6 +59,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     """Agents read and write their own entries; supervisors anyone's."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = ID_PATTERN  # an id beyond 64 bits is 404, not an OverflowError
 
     def get_queryset(self):
         qs = self.serializer_class.Meta.model.objects.select_related("agent")

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from presence.models import AgentPresence, Status
-from tests.factories import PASSWORD, AgentFactory, TeamFactory
-from tickets.models import RoutingMethod, TeamRouting, Ticket, TicketNote
+from tests.factories import PASSWORD, AgentFactory, TeamFactory, TicketFactory
+from tickets.models import RoutingMethod, TeamRouting, TicketNote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -69,8 +70,8 @@ def test_an_agents_day_with_tickets(browser, live_server):
     ann = AgentFactory(username="ann", teams=[support])
     AgentFactory(username="bob", teams=[support], status=statuses["available"])
     AgentFactory(username="cara", teams=[support], status=statuses["out-of-office"])
-    mine = Ticket.objects.create(subject="VPN keeps dropping", team=support, assignee=ann)
-    queued = Ticket.objects.create(subject="Printer jam on floor 2", team=support)
+    mine = TicketFactory(subject="VPN keeps dropping", team=support, assignee=ann)
+    queued = TicketFactory(subject="Printer jam on floor 2", team=support)
 
     page = _sign_in(browser, live_server, "ann")
     assert page.text_content("#status-name").strip().endswith("Available")
@@ -81,9 +82,8 @@ def test_an_agents_day_with_tickets(browser, live_server):
     assert page.url.endswith(f"/tickets/{queued.pk}/")
     assert f"You took ticket #{queued.pk}." in page.text_content("#flash")
     assert page.text_content("#ticket-assignee").strip() == "ann"
-    page.wait_for_function(  # the timer ticks in the page, from the server's "0 minutes"
-        "/^\\d+s$/.test(document.getElementById('since-opened').textContent.trim())", timeout=WAIT_MS
-    )
+    # the timer ticks in the page, from the server's "0 minutes"
+    expect(page.locator("#since-opened")).to_have_text(re.compile(r"^\s*\d+s\s*$"), timeout=WAIT_MS)
 
     # writes a note, completing "@ca" from the teammates list: only cara is left to pick
     page.click("#note-body")
@@ -107,9 +107,7 @@ def test_an_agents_day_with_tickets(browser, live_server):
 
     # picks After work while holding two tickets: finishing, still Available
     page.select_option("#status-select", label="🏠 After work")
-    page.wait_for_function(
-        "document.getElementById('status-note').textContent.includes('Finishing before After work')", timeout=WAIT_MS
-    )
+    expect(page.locator("#status-note")).to_contain_text("Finishing before After work", timeout=WAIT_MS)
     assert page.text_content("#status-name").strip().endswith("Available")
     with page.expect_navigation():
         page.click("text=Back to my tickets")

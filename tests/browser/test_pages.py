@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from presence.models import Source, Status
 from presence.services import presence_change_status
@@ -68,9 +69,9 @@ def test_agent_changes_status_from_the_dropdown_and_the_timer_resets(browser, li
     page = _sign_in(browser, live_server, "ann")
     assert page.text_content("#status-name").strip().endswith("Available")  # the login status
     _mark(page)
-    page.wait_for_function("document.getElementById('status-timer').textContent.trim() === '3s'", timeout=WAIT_MS)
+    expect(page.locator("#status-timer")).to_have_text("3s", timeout=WAIT_MS)
     page.select_option("#status-select", label="🔴 Busy")
-    page.wait_for_function("document.getElementById('status-name').textContent.includes('Busy')", timeout=WAIT_MS)
+    expect(page.locator("#status-name")).to_contain_text("Busy", timeout=WAIT_MS)
     assert re.fullmatch(r"[0-2]s", page.text_content("#status-timer").strip())
     assert "Your status is now Busy." in page.text_content("#flash")
     assert _not_reloaded(page)
@@ -86,9 +87,7 @@ def test_approval_on_the_board_changes_the_agents_header_without_a_reload(browse
     agent_page = _sign_in(browser, live_server, "ann")
     _mark(agent_page)
     agent_page.select_option("#status-select", label="🎓 Training (needs approval)")
-    agent_page.wait_for_function(
-        "document.getElementById('status-note').textContent.includes('Waiting for approval: Training')", timeout=WAIT_MS
-    )
+    expect(agent_page.locator("#status-note")).to_contain_text("Waiting for approval: Training", timeout=WAIT_MS)
     assert "Available" in agent_page.text_content("#status-name")
 
     board = _sign_in(browser, live_server, "sam", "/board/")
@@ -97,9 +96,7 @@ def test_approval_on_the_board_changes_the_agents_header_without_a_reload(browse
         board.click("tr:has-text('ann') button.approve")
     assert "ann's request for Training approved." in board.text_content("#flash")
 
-    agent_page.wait_for_function(
-        "document.getElementById('status-name').textContent.includes('Training')", timeout=WAIT_MS
-    )
+    expect(agent_page.locator("#status-name")).to_contain_text("Training", timeout=WAIT_MS)
     assert agent_page.text_content("#status-note").strip() == ""
     assert _not_reloaded(agent_page)
     agent_page.context.close()
@@ -117,10 +114,7 @@ def test_the_board_updates_itself_when_an_agent_changes_status(browser, live_ser
     assert board.text_content(row) == "Offline"
     presence_change_status(ann, Status.objects.get(slug="available"), actor=ann, source=Source.LOGIN)
     presence_change_status(ann, Status.objects.get(slug="meeting"), actor=ann, source=Source.API)
-    board.wait_for_function(
-        "[...document.querySelectorAll('#board-rows .status-name')].some(e => e.textContent === 'Meeting')",
-        timeout=WAIT_MS,
-    )
+    expect(board.locator("#board-rows .status-name", has_text="Meeting")).to_have_count(1, timeout=WAIT_MS)
     assert _not_reloaded(board)
     ARTIFACTS.mkdir(exist_ok=True)
     board.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)

@@ -8,7 +8,7 @@ import pytest
 from presence.models import AgentPresence, Status, StatusChangeLog, StatusRequest
 from scheduling.models import Appointment, Shift, ShiftType
 from tests.browser.test_pages import ARTIFACTS, WAIT_MS, browser  # noqa: F401 - the shared browser fixture
-from tests.factories import PASSWORD, AgentFactory, SupervisorFactory
+from tests.factories import PASSWORD, AgentFactory, SupervisorFactory, TicketFactory
 from tickets.models import ReassignMapping, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,7 +67,7 @@ def test_a_supervisor_configures_the_helpdesk_in_the_admin(browser, live_server)
     assert not sam.is_superuser
     StatusRequest.objects.create(agent=bob, status=training, reason="course")
     for subject in ("Printer on fire", "Invoice question"):
-        Ticket.objects.create(subject=subject)
+        TicketFactory(subject=subject)
     page = _sign_in(browser, live_server, "sam")
 
     # The status list fits a 1366 px screen, menu and filters included.

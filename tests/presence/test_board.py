@@ -5,7 +5,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from presence.models import AgentPresence, AgentProfile, Source, StatusChangeLog, StatusRequest
+from presence.selectors import BOARD_PAGE_SIZE
 from presence.services import presence_request_status
+from tests.factories import TicketFactory, recount_load
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,7 @@ def _many_agents(n, status):
     AgentProfile.objects.bulk_create([AgentProfile(user=u) for u in users])
     AgentPresence.objects.bulk_create([AgentPresence(agent=u, status=status) for u in users])
     Ticket.objects.bulk_create([Ticket(subject="t", assignee=u, pinned=i % 2 == 0) for i, u in enumerate(users[:50])])
+    recount_load()
 
 
 @pytest.fixture
@@ -35,19 +38,36 @@ def training_needs_approval(statuses):
 @pytest.mark.parametrize("n", [10, 1000])
 def test_board_is_a_constant_number_of_queries(sup_client, statuses, n, django_assert_max_num_queries):
     _many_agents(n, statuses["available"])
-    # session, user, groups; header check; agents, memberships, open work (2), pending requests
-    with django_assert_max_num_queries(11):
+    # session, user, groups; header check; agents counted, one page of them, memberships, open
+    # work, pending requests on the page and in all; counts (2), their statuses and teams; the
+    # last-activity write.
+    with django_assert_max_num_queries(15):
         page = sup_client.get(reverse("presence:board"))
-    assert page.status_code == 200 and page.content.decode().count("data-agent=") == n
-    with django_assert_max_num_queries(11):
+    shown = min(n, BOARD_PAGE_SIZE)
+    assert page.status_code == 200 and page.content.decode().count("data-agent=") == shown
+    with django_assert_max_num_queries(15):
         assert sup_client.get(reverse("presence:board-rows")).status_code == 200
+
+
+def test_the_board_pages_through_every_agent(sup_client, statuses):
+    _many_agents(BOARD_PAGE_SIZE + 5, statuses["available"])
+    first = sup_client.get(reverse("presence:board")).content.decode()
+    assert first.count("data-agent=") == BOARD_PAGE_SIZE
+    assert f"Page 1 of 2 ({BOARD_PAGE_SIZE + 5} agents)" in first
+    second = sup_client.get(reverse("presence:board"), {"page": 2}).content.decode()
+    assert second.count("data-agent=") == 5 and "Page 2 of 2" in second
+    # A page past the end shows the last page; the counts still cover every agent.
+    past = sup_client.get(reverse("presence:board"), {"page": 99}).content.decode()
+    assert past.count("data-agent=") == 5
+    rows = sup_client.get(reverse("presence:board-rows"), {"page": 2}).content.decode()
+    assert rows.count("data-agent=") == 5
 
 
 def test_board_rows_counts_filters_and_bell(sup_client, make_agent, statuses, training_needs_approval):
     ann = make_agent("ann")
     make_agent("bob", status="lunch")
-    Ticket.objects.create(subject="a", assignee=ann, pinned=True)
-    Ticket.objects.create(subject="b", assignee=ann)
+    TicketFactory(subject="a", assignee=ann, pinned=True)
+    TicketFactory(subject="b", assignee=ann)
     presence_request_status(ann, training_needs_approval, actor=ann, source=Source.DROPDOWN)
     html = sup_client.get(reverse("presence:board")).content.decode()
     row = html[html.index(f'data-agent="{ann.pk}"') :].split("</tr>")[0]
@@ -140,7 +160,7 @@ def test_api_status_requests(supervisor_api, make_agent, statuses, training_need
 def test_api_agents_availability_filter(supervisor_api, make_agent, statuses):
     ann = make_agent("ann")
     make_agent("bob", status="lunch")
-    Ticket.objects.create(subject="x", assignee=ann)
+    TicketFactory(subject="x", assignee=ann)
 
     def names(availability):
         rows = supervisor_api.get("/api/v1/agents/", {"availability": availability}).json()["results"]
@@ -173,9 +193,9 @@ def test_panel_lists_my_tickets_pinned_first_and_the_queue(client, make_team, ma
 
     team = make_team("Support", RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    Ticket.objects.create(subject="older", team=team, assignee=ann)
-    Ticket.objects.create(subject="pinned one", team=team, assignee=ann, pinned=True)
-    Ticket.objects.create(subject="waiting", team=team)
+    TicketFactory(subject="older", team=team, assignee=ann)
+    TicketFactory(subject="pinned one", team=team, assignee=ann, pinned=True)
+    TicketFactory(subject="waiting", team=team)
     client.force_login(ann)
     html = client.get("/").content.decode()
     assert html.index("pinned one") < html.index("older")
@@ -190,7 +210,7 @@ def test_finishing_banner_and_cancel(client, make_team, make_agent, statuses):
     team = make_team("Support", RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
     client.force_login(ann)
-    Ticket.objects.create(subject="open", team=team, assignee=ann)
+    TicketFactory(subject="open", team=team, assignee=ann)
     client.post(reverse("presence:status-change"), {"status": statuses["lunch"].pk})
     html = client.get("/").content.decode()
     assert (

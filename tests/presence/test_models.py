@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from presence.errors import StatusInUse
 from presence.models import AgentPresence, PresenceSettings, Status, StatusCategory
 from presence.services import presence_change_status
-from tests.factories import AgentFactory, StatusFactory
+from tests.factories import AgentFactory, StatusFactory, sync_routing
 
 pytestmark = pytest.mark.django_db
 
@@ -157,6 +157,7 @@ def test_status_pending_for_a_finishing_agent_cannot_be_deleted(statuses):
     meeting = statuses["meeting"]
     agent = AgentFactory(username="yan", status=statuses["available"])
     AgentPresence.objects.filter(agent=agent).update(pending_status=meeting)
+    sync_routing(agent)
     with pytest.raises(StatusInUse, match="yan"):
         meeting.delete()
 

@@ -12,7 +12,8 @@ from presence.models import Notice, Source, Status, StatusRequest, TeamMembershi
 from presence.services import presence_change_status, presence_notice_dismiss, presence_request_status
 from scheduling.models import Shift, ShiftType
 from scheduling.services import shift_apply_due
-from tickets.models import RoutingMethod, Ticket
+from tests.factories import TicketFactory, sync_routing
+from tickets.models import RoutingMethod
 from tickets.services import team_queue_route
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,7 @@ def _join(client, team, action="join"):
 
 def test_me_and_the_panel_state_list_my_queues_by_team_name(ann_api, ann_page, ann, teams):
     TeamMembership.objects.filter(agent=ann, team=teams["sales"]).update(active=False)
+    sync_routing(ann)
     assert ann_api.get("/api/v1/presence/me/").json()["queues"] == _queues(teams, sales=False)
     assert ann_page.get(reverse("presence:status-state")).json()["queues"] == _queues(teams, sales=False)
 
@@ -90,7 +92,8 @@ def test_queues_of_teams_i_am_not_in_are_404_with_a_message(ann_api, make_team, 
 
 def test_joining_routes_the_joined_queue_after_commit(ann_api, ann, teams, django_capture_on_commit_callbacks):
     TeamMembership.objects.filter(agent=ann, team=teams["sales"]).update(active=False)
-    waiting = Ticket.objects.create(subject="waiting", team=teams["sales"])
+    sync_routing(ann)
+    waiting = TicketFactory(subject="waiting", team=teams["sales"])
     # when: ann joins, and the join's transaction has not committed yet
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert _join(ann_api, teams["sales"]).status_code == 200
@@ -106,7 +109,8 @@ def test_joining_routes_only_teams_that_route(ann_api, ann, teams, django_captur
     teams["billing"].routing.method = RoutingMethod.MANUAL
     teams["billing"].routing.save()
     TeamMembership.objects.filter(agent=ann).update(active=False)
-    manual = Ticket.objects.create(subject="manual", team=teams["billing"])
+    sync_routing(ann)
+    manual = TicketFactory(subject="manual", team=teams["billing"])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         _join(ann_api, teams["billing"])
         _join(ann_api, teams["billing"])  # already in: nothing sent
@@ -118,7 +122,7 @@ def test_joining_routes_only_teams_that_route(ann_api, ann, teams, django_captur
 
 def test_leaving_a_queue_stops_its_work_reaching_me(ann_api, teams):
     _join(ann_api, teams["sales"], "leave")
-    ticket = Ticket.objects.create(subject="for sales", team=teams["sales"])
+    ticket = TicketFactory(subject="for sales", team=teams["sales"])
     team_queue_route(teams["sales"].pk)
     ticket.refresh_from_db()
     assert ticket.assignee is None
@@ -311,12 +315,11 @@ def test_schema_documents_queues_notices_and_the_decision_reason(client):
 
 
 def test_the_panel_queue_shows_only_queues_i_take_work_from(client, make_team, make_agent):
-    from tickets.models import Ticket
 
     support, sales = make_team("Support", "manual"), make_team("Sales", "manual")
     ann = make_agent("ann", teams=[support, sales])
-    Ticket.objects.create(subject="support one", team=support)
-    Ticket.objects.create(subject="sales one", team=sales)
+    TicketFactory(subject="support one", team=support)
+    TicketFactory(subject="sales one", team=sales)
     client.force_login(ann)
     client.post(f"/queues/{sales.pk}/leave/")
     page = client.get("/").content.decode()

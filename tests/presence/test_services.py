@@ -25,7 +25,7 @@ from presence.services import (
     presence_request_status,
 )
 from presence.signals import status_changed
-from tests.factories import AgentFactory, StatusFactory, TeamFactory, UserFactory
+from tests.factories import AgentFactory, StatusFactory, TeamFactory, UserFactory, sync_routing
 
 pytestmark = pytest.mark.django_db
 
@@ -188,6 +188,7 @@ def test_status_with_teams_makes_them_the_active_teams(statuses, agent):
     support, sales, chat = TeamFactory(name="Support"), TeamFactory(name="Sales"), TeamFactory(name="Chat")
     TeamMembership.objects.create(agent=agent, team=support)
     TeamMembership.objects.create(agent=agent, team=sales)
+    sync_routing(agent)
     chat_duty = StatusFactory(name="Chat duty", category="online", can_receive=True)
     chat_duty.teams.set([chat, sales])
 

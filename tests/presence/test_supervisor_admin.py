@@ -20,7 +20,7 @@ from presence.roles import permission_codenames, roles_setup, supervisor_permiss
 from presence.services import presence_change_status
 from scheduling.models import Appointment, Shift, ShiftType
 from scheduling.services import appointment_apply_due, shift_apply_due
-from tests.factories import AgentFactory, SupervisorFactory, TeamFactory, UserFactory
+from tests.factories import AgentFactory, SupervisorFactory, TeamFactory, TicketFactory, UserFactory
 from tickets.models import ReassignMapping, Ticket, TicketNote
 
 pytestmark = pytest.mark.django_db
@@ -433,7 +433,7 @@ def _ticket_form(ticket, **overrides) -> dict:
 
 def test_assigning_to_a_warned_agent_asks_first_and_cancel_changes_nothing(sam_client, statuses):
     ann = AgentFactory(username="ann", status=statuses["out-of-office"])
-    ticket = Ticket.objects.create(subject="Printer")
+    ticket = TicketFactory(subject="Printer")
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     page = sam_client.post(url, _ticket_form(ticket, assignee=ann.pk))
     html = page.content.decode()
@@ -449,7 +449,7 @@ def test_assigning_to_a_warned_agent_asks_first_and_cancel_changes_nothing(sam_c
 
 def test_assigning_to_an_agent_who_does_not_warn_saves_at_once(sam_client, online):
     (bob,) = online("bob")
-    ticket = Ticket.objects.create(subject="Printer")
+    ticket = TicketFactory(subject="Printer")
     response = sam_client.post(
         reverse("admin:tickets_ticket_change", args=[ticket.pk]), _ticket_form(ticket, assignee=bob.pk)
     )
@@ -458,7 +458,7 @@ def test_assigning_to_an_agent_who_does_not_warn_saves_at_once(sam_client, onlin
 
 def test_bulk_assign_asks_for_the_agent_then_confirms_a_warned_one(sam_client, statuses):
     ann = AgentFactory(username="ann", status=statuses["out-of-office"])
-    tickets = [Ticket.objects.create(subject=f"t{i}") for i in range(2)]
+    tickets = [TicketFactory(subject=f"t{i}") for i in range(2)]
     url = reverse("admin:tickets_ticket_changelist")
     base = {"action": "assign_to", "_selected_action": [t.pk for t in tickets]}
     page = sam_client.post(url, base)
@@ -473,7 +473,7 @@ def test_bulk_assign_asks_for_the_agent_then_confirms_a_warned_one(sam_client, s
 
 def test_bulk_assign_refuses_a_non_agent(sam_client):
     outsider = UserFactory(username="olive")
-    ticket = Ticket.objects.create(subject="t")
+    ticket = TicketFactory(subject="t")
     page = sam_client.post(
         reverse("admin:tickets_ticket_changelist"),
         {"action": "assign_to", "_selected_action": [ticket.pk], "apply": "yes", "agent": outsider.pk},
@@ -485,7 +485,7 @@ def test_bulk_assign_refuses_a_non_agent(sam_client):
 def test_notes_are_added_in_admin_and_a_warned_mention_asks_first(sam_client, sam, statuses, online):
     AgentFactory(username="ann", status=statuses["out-of-office"])
     online("bob")
-    ticket = Ticket.objects.create(subject="Printer")
+    ticket = TicketFactory(subject="Printer")
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     form = _ticket_form(ticket, **{"notes-TOTAL_FORMS": "1", "notes-0-body": "@ann and @bob please look"})
     page = sam_client.post(url, form)
@@ -581,7 +581,7 @@ def viewer_client(client):
 
 def test_a_view_only_staff_user_can_run_no_action(viewer_client, statuses, online):
     (ann,) = online("ann")
-    ticket = Ticket.objects.create(subject="t")
+    ticket = TicketFactory(subject="t")
     request = StatusRequest.objects.create(agent=ann, status=statuses["training"])
     posts = [
         ("admin:presence_agentpresence_changelist",
@@ -603,7 +603,7 @@ def test_a_view_only_staff_user_can_run_no_action(viewer_client, statuses, onlin
 
 def test_a_view_only_staff_user_gets_403_on_every_change_form_post(viewer_client, statuses, online):
     (ann,) = online("ann")
-    ticket = Ticket.objects.create(subject="t")
+    ticket = TicketFactory(subject="t")
     for name, pk in [("presence_status", statuses["busy"].pk), ("presence_presencesettings", 1),
                      ("presence_agentpresence", ann.pk), ("tickets_ticket", ticket.pk)]:  # fmt: skip
         assert viewer_client.post(reverse(f"admin:{name}_change", args=[pk]), {}).status_code == 403, name
@@ -615,7 +615,7 @@ def test_a_view_only_staff_user_gets_403_on_every_change_form_post(viewer_client
 def test_an_assignment_the_service_would_refuse_is_a_form_error_and_nothing_is_saved(sam_client, statuses):
     AgentFactory(username="dora")  # Offline
     AgentFactory(username="phil", status=statuses["available"], profile={"can_phone": False})
-    ticket = Ticket.objects.create(subject="Printer")
+    ticket = TicketFactory(subject="Printer")
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     for username, message, extra in [("dora", "dora is offline", {}),
                                      ("phil", "phil cannot handle phone tickets", {"channel": "phone"})]:  # fmt: skip
@@ -632,7 +632,7 @@ def test_a_refusal_while_saving_undoes_the_whole_save(sam_client, statuses, monk
     from tickets.services import AssignmentRefused
 
     (ann,) = [AgentFactory(username="ann", status=statuses["available"])]
-    ticket = Ticket.objects.create(subject="Printer")
+    ticket = TicketFactory(subject="Printer")
 
     def refuse(*args, **kwargs):  # as if ann went offline between the form's check and the save
         raise AssignmentRefused("ann is offline and cannot be assigned tickets.")
@@ -652,5 +652,5 @@ def test_a_duplicate_status_name_is_a_form_error(sam_client, statuses):
     data = {"name": "Lunch", "slug": "lunch-2", "category": "inactive", "color": "#000000", "sort_order": "1",
             "mappings_to-TOTAL_FORMS": "0", "mappings_to-INITIAL_FORMS": "0"}  # fmt: skip
     page = sam_client.post(reverse("admin:presence_status_add"), data)
-    assert page.status_code == 200 and "Status with this Name already exists." in page.content.decode()
+    assert page.status_code == 200 and "A status with this name already exists." in page.content.decode()
     assert not Status.objects.filter(slug="lunch-2").exists()

@@ -10,8 +10,7 @@ from rest_framework.test import APIClient
 
 from presence.models import AgentPresence, Call, PresenceSettings, Source, Status, StatusChangeLog
 from presence.services import presence_change_status, presence_wrap_up_expire
-from tests.factories import AgentFactory, UserFactory
-from tickets.models import Ticket
+from tests.factories import AgentFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -192,7 +191,7 @@ def test_who_can_take_a_call_now(phone_system, supervisor_api, statuses):
     forward = Status.objects.create(name="Mobile", slug="mobile", category="inactive", forward_to_phone=True)
     cara = AgentFactory(username="cara", status=forward, profile={"can_phone": True, "phone_number": "+49 30 1234"})
     dev = AgentFactory(username="dev", status=statuses["available"], profile={"can_phone": True})
-    Ticket.objects.create(subject="call", channel="phone", assignee=dev)
+    TicketFactory(subject="call", channel="phone", assignee=dev)
     eve = AgentFactory(username="eve", status=statuses["available"], profile={"can_phone": True})
     _event(phone_system, eve, "c1", "started")
     AgentFactory(username="fay", status=forward, profile={"can_phone": True})  # no number to forward to

@@ -9,8 +9,7 @@ from presence.models import StatusChangeLog
 from presence.reports import Period, status_log_rows, time_in_status, time_in_status_svg
 from scheduling.models import Shift, ShiftType
 from scheduling.reports import schedule_compliance
-from tests.factories import AgentFactory
-from tickets.models import Ticket
+from tests.factories import AgentFactory, TicketFactory
 from tickets.reports import workload
 from tickets.services import ticket_assign, ticket_close
 
@@ -64,7 +63,7 @@ def test_time_in_status_split_at_midnight_and_period_edges(ann, statuses):
 def test_time_after_dialogs_closed_counts_only_without_open_work(ann, statuses):
     assert statuses["after-work"].count_time_after_dialogs_closed  # built-in S2 setting
     with time_machine.travel(utc(10, 19), tick=False):
-        ticket = Ticket.objects.create(subject="late one", assignee=ann, assigned_at=utc(10, 19))
+        ticket = TicketFactory(subject="late one", assignee=ann, assigned_at=utc(10, 19))
     with time_machine.travel(utc(10, 21, 30), tick=False):
         ticket_close(ticket, actor=ann)
     seconds = _seconds(time_in_status(PERIOD))
@@ -128,14 +127,14 @@ def test_status_log_report_filters(ann):
 def test_workload_report(make_agent, statuses):
     with time_machine.travel(utc(10, 13), tick=False):
         cara = make_agent("cara")
-        first = Ticket.objects.create(subject="a")
-        second = Ticket.objects.create(subject="b")
+        first = TicketFactory(subject="a")
+        second = TicketFactory(subject="b")
         ticket_assign(first, cara, actor=None)
         ticket_assign(second, cara, actor=None)
     with time_machine.travel(utc(10, 15), tick=False):
         ticket_close(first, actor=cara)
     with time_machine.travel(utc(12, 0), tick=False):  # after the period
-        ticket_assign(Ticket.objects.create(subject="c"), cara, actor=None)
+        ticket_assign(TicketFactory(subject="c"), cara, actor=None)
     row = next(r for r in workload(PERIOD) if r["username"] == "cara")
     assert (row["assigned"], row["closed"], row["open_now"]) == (2, 1, 2)
 

@@ -11,7 +11,7 @@ from presence.models import AgentPresence, Source, StatusChangeLog
 from presence.services import presence_change_status
 from scheduling.models import Appointment, Shift, ShiftType
 from scheduling.services import appointment_apply_due, shift_apply_due
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, recount_load, sync_routing
 from tickets.models import MappingAction, ReassignMapping, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +51,7 @@ def _shift(agent, shift_type, start_min, end_min) -> Shift:
 
 def test_shift_start_and_end_change_status(ann, early, statuses):
     AgentPresence.objects.filter(agent=ann).update(status=statuses["not-ready"])
+    sync_routing(ann)
     _shift(ann, early, 0, 480)
     with at(-1):
         assert shift_apply_due() == 0
@@ -185,6 +186,7 @@ def test_shift_changes_apply_mappings_only_when_the_setting_says_so(
     presence_settings.save()
     ReassignMapping.objects.create(to_status=statuses["out-of-office"], action=MappingAction.UNASSIGN)
     Ticket.objects.bulk_create([Ticket(subject=f"t{i}", assignee=ann) for i in range(2)])
+    recount_load()
     away = ShiftType.objects.create(name="Away", default_status=statuses["out-of-office"])
     _shift(ann, away, 0, 60)
     with at(0):

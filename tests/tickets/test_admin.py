@@ -3,6 +3,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from presence.models import AgentProfile, Team
+from tests.factories import TicketFactory
 from tickets.models import ReassignMapping, RoutingMethod, TeamRouting, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +34,8 @@ def test_ticket_changelist_with_unassigned_queue_filter(
     team = make_team("Support", RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
     for i in range(10):
-        Ticket.objects.create(subject=f"queued {i}", team=team)
-    Ticket.objects.create(subject="mine", team=team, assignee=ann)
+        TicketFactory(subject=f"queued {i}", team=team)
+    TicketFactory(subject="mine", team=team, assignee=ann)
     with django_assert_max_num_queries(12):
         page = admin_client_.get(reverse("admin:tickets_ticket_changelist") + "?queue=unassigned")
     assert page.status_code == 200
@@ -45,7 +46,7 @@ def test_ticket_changelist_with_unassigned_queue_filter(
 def test_assigning_in_the_change_form_warns_as_a_message(admin_client_, make_team, make_agent):
     team = make_team("Support", RoutingMethod.MANUAL)
     ooo = make_agent("ooo", teams=[team], status="out-of-office")
-    ticket = Ticket.objects.create(subject="x", team=team)
+    ticket = TicketFactory(subject="x", team=team)
     response = admin_client_.post(
         reverse("admin:tickets_ticket_change", args=[ticket.pk]),
         _ticket_form(team=team.pk, assignee=ooo.pk, _confirmed="yes"),
@@ -59,7 +60,7 @@ def test_assigning_in_the_change_form_warns_as_a_message(admin_client_, make_tea
 def test_capability_mismatch_is_a_form_error(admin_client_, make_team, make_agent):
     team = make_team("Support", RoutingMethod.MANUAL)
     nophone = make_agent("nophone", teams=[team], can_phone=False)
-    ticket = Ticket.objects.create(subject="call", team=team, channel="phone")
+    ticket = TicketFactory(subject="call", team=team, channel="phone")
     response = admin_client_.post(
         reverse("admin:tickets_ticket_change", args=[ticket.pk]),
         _ticket_form(team=team.pk, assignee=nophone.pk, channel="phone"),
@@ -72,7 +73,7 @@ def test_capability_mismatch_is_a_form_error(admin_client_, make_team, make_agen
 def test_offline_agent_refusal_is_a_form_error(admin_client_, make_team, make_agent):
     team = make_team("Support", RoutingMethod.MANUAL)
     gone = make_agent("gone", teams=[team], status="offline")
-    ticket = Ticket.objects.create(subject="x", team=team)
+    ticket = TicketFactory(subject="x", team=team)
     response = admin_client_.post(
         reverse("admin:tickets_ticket_change", args=[ticket.pk]), _ticket_form(team=team.pk, assignee=gone.pk)
     )
@@ -90,8 +91,8 @@ def test_add_ticket_in_a_routing_team_routes_it(admin_client_, make_team, make_a
 def test_assign_action_assigns_warns_and_reports_refusals(admin_client_, make_team, make_agent):
     team = make_team("Support", RoutingMethod.MANUAL)
     ooo = make_agent("ooo", teams=[team], status="out-of-office", can_phone=False)
-    email = Ticket.objects.create(subject="e", team=team)
-    phone = Ticket.objects.create(subject="p", team=team, channel="phone")
+    email = TicketFactory(subject="e", team=team)
+    phone = TicketFactory(subject="p", team=team, channel="phone")
     response = admin_client_.post(
         reverse("admin:tickets_ticket_changelist"),
         {"action": "assign_to", "_selected_action": [email.pk, phone.pk], "agent": ooo.pk, "apply": "yes",
@@ -110,7 +111,7 @@ def test_team_admin_edits_routing_and_shows_the_queue(
 ):
     team = make_team("Support", RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    Ticket.objects.create(subject="waiting", team=team)
+    TicketFactory(subject="waiting", team=team)
     changelist = admin_client_.get(reverse("admin:presence_team_changelist")).content.decode()
     assert "Manual" in changelist
     data = {

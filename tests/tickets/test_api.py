@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from presence.models import AgentProfile, TeamMembership
+from tests.factories import TicketFactory, sync_routing
 from tickets.models import ReassignMapping, RoutingMethod, TeamRouting, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +21,10 @@ def setup(make_team, make_agent, statuses, supervisor, admin_user):
     ann = make_agent("ann", teams=[support])
     bob = make_agent("bob", teams=[sales])
     tickets = {
-        "ann_own": Ticket.objects.create(subject="ann's", team=support, assignee=ann),
-        "support_queue": Ticket.objects.create(subject="support queue", team=support),
-        "sales_queue": Ticket.objects.create(subject="sales queue", team=sales),
-        "bob_own": Ticket.objects.create(subject="bob's", team=sales, assignee=bob),
+        "ann_own": TicketFactory(subject="ann's", team=support, assignee=ann),
+        "support_queue": TicketFactory(subject="support queue", team=support),
+        "sales_queue": TicketFactory(subject="sales queue", team=sales),
+        "bob_own": TicketFactory(subject="bob's", team=sales, assignee=bob),
     }
     return {"support": support, "sales": sales, "ann": ann, "bob": bob, "tickets": tickets}
 
@@ -52,7 +53,7 @@ def test_ticket_fields_and_filters(setup, supervisor):
 
 def test_ticket_list_query_count(setup, supervisor, django_assert_max_num_queries):
     for i in range(20):
-        Ticket.objects.create(subject=f"more {i}", team=setup["support"])
+        TicketFactory(subject=f"more {i}", team=setup["support"])
     with django_assert_max_num_queries(4):  # session user's groups, count, page
         response = _client(supervisor).get("/api/v1/tickets/")
     assert response.json()["count"] == 24
@@ -247,6 +248,7 @@ def test_presence_me_shows_availability_and_open_tickets(setup):
 
 def test_live_chat_availability_endpoint(setup, make_agent, statuses):
     TeamMembership.objects.filter(agent=setup["bob"]).update(active=False)
+    sync_routing(setup["bob"])
     body = _client(setup["ann"]).get("/api/v1/live-chat/availability/").json()
     assert body["online"] == 2
     assert {row["name"]: row["online"] for row in body["teams"]} == {"Support": 1, "Sales": 0}

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from presence.models import AgentPresence, Status, TeamMembership
-from tests.factories import AgentFactory, TeamFactory
+from tests.factories import AgentFactory, TeamFactory, sync_routing
 from tickets.models import RoutingMethod, TeamRouting, Ticket
 from tickets.services import team_queue_route, ticket_create
 
@@ -26,6 +26,7 @@ def test_concurrent_routing_never_double_assigns_or_overfills():
     TeamRouting.objects.create(team=teams[1], method=RoutingMethod.LOAD_BALANCE)
     agents = [AgentFactory(status=available, profile={"capacity_email": CAPACITY}) for _ in range(AGENTS)]
     TeamMembership.objects.bulk_create([TeamMembership(team=t, agent=a) for t in teams for a in agents])
+    sync_routing(*agents)
     errors: list[BaseException] = []
     start = threading.Barrier(THREADS)
 

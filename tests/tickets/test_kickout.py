@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from presence.models import AgentPresence, StillWorkingPrompt
 from presence.services import presence_kick_out_unanswered
-from tickets.models import RoutingMethod, Ticket
+from tests.factories import TicketFactory
+from tickets.models import RoutingMethod
 from tickets.services import ticket_mark_opened, tickets_ask_still_working
 from tickets.tasks import kick_out_task
 
@@ -25,7 +26,7 @@ def at(minutes):
 def ann_with_ticket(make_team, make_agent):
     team = make_team("Support", RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    ticket = Ticket.objects.create(subject="x", team=team, assignee=ann, assigned_at=T0)
+    ticket = TicketFactory(subject="x", team=team, assignee=ann, assigned_at=T0)
     return ann, ticket
 
 

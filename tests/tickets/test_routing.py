@@ -2,8 +2,8 @@ import pytest
 
 from presence.models import AgentPresence, Source, TeamMembership
 from presence.services import presence_change_status
-from tests.factories import StatusFactory
-from tickets.models import RoutingMethod, TeamRouting, Ticket
+from tests.factories import StatusFactory, TicketFactory, recount_load, sync_routing
+from tickets.models import RoutingMethod, Ticket
 from tickets.services import team_queue_route, ticket_close, ticket_create
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +86,7 @@ def test_only_active_members_of_the_team_receive(make_team, make_agent):
     ann = make_agent("ann", teams=[team])
     make_agent("bob", teams=[other])
     TeamMembership.objects.filter(agent=ann).update(active=False)
+    sync_routing(ann)
     assert _create(team).assignee is None
 
 
@@ -93,6 +94,7 @@ def test_finishing_agents_receive_nothing_new(make_team, make_agent, statuses):
     team = make_team()
     ann = make_agent("ann", teams=[team])
     AgentPresence.objects.filter(agent=ann).update(pending_status=statuses["lunch"])
+    sync_routing(ann)
     assert _create(team).assignee is None
 
 
@@ -104,7 +106,9 @@ def test_round_robin_takes_turns_and_remembers_the_cursor(make_team, make_agent)
     ann, bob, cara = (make_agent(name, teams=[team]) for name in ("ann", "bob", "cara"))
     got = [_create(team).assignee for _ in range(5)]
     assert got == [ann, bob, cara, ann, bob]
-    assert TeamRouting.objects.get(team=team).last_agent == bob
+    # the cursor is each membership's last turn: cara waited longest, bob just had a ticket
+    turns = team.memberships.order_by("last_assigned_at").values_list("agent__username", flat=True)
+    assert list(turns) == ["cara", "ann", "bob"]
     # The cursor survives; an agent leaving the pool is skipped.
     presence_change_status(cara, AgentPresence.objects.get(agent=ann).status.__class__.objects.get(slug="busy"),
                            actor=cara, source=Source.API)  # fmt: skip
@@ -116,7 +120,7 @@ def test_load_balance_picks_the_agent_with_fewest_open_tickets(make_team, make_a
     ann, bob = make_agent("ann", teams=[team]), make_agent("bob", teams=[team])
     elsewhere = make_team("Elsewhere", RoutingMethod.MANUAL)
     for _ in range(2):  # ann already holds two tickets from another team
-        Ticket.objects.create(subject="old", team=elsewhere, assignee=ann)
+        TicketFactory(subject="old", team=elsewhere, assignee=ann)
     got = [_create(team).assignee for _ in range(4)]
     assert got == [bob, bob, ann, bob]
 
@@ -154,6 +158,7 @@ def test_team_queue_route_is_oldest_first_and_idempotent(make_team, make_agent):
     AgentPresence.objects.filter(agent=ann).update(
         status=AgentPresence.objects.get(agent=ann).status.__class__.objects.get(slug="available")
     )
+    sync_routing(ann)
     routed = team_queue_route(team.pk)
     assert [t.subject for t in routed] == ["t0", "t1"]
     assert team_queue_route(team.pk) == []
@@ -185,6 +190,7 @@ def test_one_plan_across_two_teams_respects_capacity(make_team, make_agent, stat
     Ticket.objects.bulk_create(
         [Ticket(subject=f"{team.name}{i}", team=team, assignee=leaving) for team in (one, two) for i in range(3)]
     )
+    recount_load()
     presence_change_status(leaving, statuses["busy"], actor=leaving, source=Source.API)
     assert Ticket.objects.filter(assignee=shared).count() == 3
     assert Ticket.objects.unassigned().count() == 3
@@ -197,7 +203,7 @@ def test_queue_sweep_routes_what_was_skipped(make_team, make_agent):
     team, manual = make_team(), make_team("Manual", RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team, manual])
     waiting = Ticket.objects.bulk_create([Ticket(subject=f"w{i}", team=team) for i in range(3)])
-    Ticket.objects.create(subject="by hand", team=manual)
+    TicketFactory(subject="by hand", team=manual)
     assert route_queues_task() == 3
     assert set(Ticket.objects.filter(pk__in=[t.pk for t in waiting]).values_list("assignee", flat=True)) == {ann.pk}
     assert Ticket.objects.get(subject="by hand").assignee is None

@@ -12,7 +12,7 @@ from presence.eligibility import eligible_q, is_eligible, row_is_eligible, statu
 from presence.models import AgentPresence, PresenceSettings, Status
 from presence.selectors import agent_availability, agent_list, live_chat_availability
 from presence.workload import workloads
-from tests.factories import StatusFactory
+from tests.factories import StatusFactory, recount_load, sync_routing
 from tickets.models import RoutingMethod, Ticket
 from tickets.services import ticket_create
 
@@ -42,6 +42,7 @@ def test_the_filter_and_the_predicate_agree_for_every_combination_of_flags(make_
                 Status.objects.filter(pk=status.pk).update(can_receive=can_receive)  # past validation
                 combos.append(make_agent(f"a{len(combos)}", status="available"))
                 AgentPresence.objects.filter(agent=combos[-1]).update(status=status)
+                sync_routing(combos[-1])
     presences = list(AgentPresence.objects.select_related("status").filter(agent__in=combos))
     for chat in (False, True, None):
         eligible = AgentPresence.objects.filter(eligible_q(chat=chat), agent__in=combos)
@@ -61,6 +62,7 @@ def test_a_status_that_cannot_receive_gets_no_work_even_with_load_balance_set(ma
     team = make_team("Support", RoutingMethod.LOAD_BALANCE)
     ann = make_agent("ann", teams=[team])
     AgentPresence.objects.filter(agent=ann).update(status=backoffice)
+    sync_routing(ann)
     ticket = ticket_create(actor=None, subject="x", team=team)
     assert ticket.assignee is None
     assert _availability(ann) == "not_receiving"
@@ -72,6 +74,7 @@ def test_a_can_receive_only_status_is_not_receiving_and_gets_no_work(make_team, 
     team = make_team("Support", RoutingMethod.ROUND_ROBIN)
     ann = make_agent("ann", teams=[team])
     AgentPresence.objects.filter(agent=ann).update(status=manual_only)
+    sync_routing(ann)
     assert ticket_create(actor=None, subject="x", team=team).assignee is None
     assert _availability(ann) == "not_receiving"
 
@@ -95,6 +98,7 @@ def test_chat_only_status_gets_only_chat_linked_tickets(make_team, make_agent):
     team = make_team("Chat", RoutingMethod.ROUND_ROBIN)
     ann = make_agent("ann", teams=[team])
     AgentPresence.objects.filter(agent=ann).update(status=chats)
+    sync_routing(ann)
     assert ticket_create(actor=None, subject="mail", team=team).assignee is None
     assert ticket_create(actor=None, subject="chat", team=team, channel="chat", linked_to_chat=True).assignee == ann
     assert _availability(ann) == "active"
@@ -113,12 +117,14 @@ def test_tentative_receives_only_when_nobody_else_can(make_team, make_agent, ten
     ann = make_agent("ann", teams=[team], capacity_email=1)
     tess = make_agent("tess", teams=[team])
     AgentPresence.objects.filter(agent=tess).update(status=tentative)
+    sync_routing(tess)
     first = ticket_create(actor=None, subject="one", team=team)
     second = ticket_create(actor=None, subject="two", team=team)
     assert (first.assignee, second.assignee) == (ann, tess)  # ann full: tess takes the overflow
     assert _availability(tess) == "away"
     # the queue waits for a regular agent while one has room
     Ticket.objects.filter(pk=first.pk).update(state="closed")
+    recount_load()
     assert ticket_create(actor=None, subject="three", team=team).assignee == ann
 
 
@@ -126,6 +132,7 @@ def test_conference_shows_busy(make_agent):
     conference = StatusFactory(name="Conference call", category="conference")
     ann = make_agent("ann")
     AgentPresence.objects.filter(agent=ann).update(status=conference)
+    sync_routing(ann)
     presence = AgentPresence.objects.select_related("status").get(agent=ann)
     assert availability_of(presence, workloads([ann.pk]).get(ann.pk)).value == "busy"
 
@@ -138,10 +145,12 @@ def test_live_chat_counts_follow_the_rule(make_team, make_agent, statuses, tenta
     make_agent("ann", teams=[team])  # Available: counts
     finishing = make_agent("fin", teams=[team])
     AgentPresence.objects.filter(agent=finishing).update(pending_status=statuses["after-work"])
+    sync_routing(finishing)
     for name, status in (("tess", tentative), ("bo", backoffice)):
         agent = make_agent(name, teams=[team])
         Status.objects.filter(pk=status.pk).update(online_for_live_chat=True)
         AgentPresence.objects.filter(agent=agent).update(status=status)
+        sync_routing(agent)
     counts = live_chat_availability()
     assert counts["online"] == 1
     assert [t["online"] for t in counts["teams"] if t["team"] == team.pk] == [1]

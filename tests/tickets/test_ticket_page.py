@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from presence.models import Source, Status, StatusCategory, StillWorkingPrompt, TeamMembership
 from presence.services import presence_change_status, presence_request_status
-from tests.factories import AgentFactory, TeamFactory
+from tests.factories import AgentFactory, TeamFactory, TicketFactory, recount_load, sync_routing
 from tests.tickets.conftest import status_of
 from tickets.models import RoutingMethod, Ticket, TicketNote
 from tickets.selectors import assign_question
@@ -79,7 +79,7 @@ def _url(ticket, action: str = "") -> str:
 def test_the_page_shows_the_ticket_its_notes_and_both_timers(ann, support, make_agent):
     bob = make_agent("bob", teams=[support])
     assigned = timezone.now() - timedelta(minutes=90)
-    ticket = Ticket.objects.create(subject="Printer on fire", team=support, assignee=ann, assigned_at=assigned,
+    ticket = TicketFactory(subject="Printer on fire", team=support, assignee=ann, assigned_at=assigned,
                                    channel="portal", pinned=True)  # fmt: skip
     TicketNote.objects.create(ticket=ticket, author=bob, body="Tried turning it off and on.")
 
@@ -97,7 +97,7 @@ def test_the_page_shows_the_ticket_its_notes_and_both_timers(ann, support, make_
 
 
 def test_opening_the_page_marks_the_ticket_opened_and_answers_still_working(ann, support, supervisor):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann, assigned_at=timezone.now())
+    ticket = TicketFactory(subject="x", team=support, assignee=ann, assigned_at=timezone.now())
     prompt = StillWorkingPrompt.objects.create(agent=ann)
 
     _client(supervisor).get(_url(ticket))  # someone else reading it opens nothing
@@ -113,10 +113,10 @@ def test_opening_the_page_marks_the_ticket_opened_and_answers_still_working(ann,
 
 def test_the_page_follows_the_apis_visibility_rule(ann, support, sales, make_agent, supervisor):
     bob = make_agent("bob", teams=[support])
-    own = Ticket.objects.create(subject="own", team=support, assignee=ann)
-    queue = Ticket.objects.create(subject="queue", team=support)
-    teammates = Ticket.objects.create(subject="bob's", team=support, assignee=bob)
-    other_queue = Ticket.objects.create(subject="sales queue", team=sales)
+    own = TicketFactory(subject="own", team=support, assignee=ann)
+    queue = TicketFactory(subject="queue", team=support)
+    teammates = TicketFactory(subject="bob's", team=support, assignee=bob)
+    other_queue = TicketFactory(subject="sales queue", team=sales)
     client = _client(ann)
     assert client.get(_url(own)).status_code == 200
     assert client.get(_url(queue)).status_code == 200
@@ -139,8 +139,8 @@ def test_the_page_follows_the_apis_visibility_rule(ann, support, sales, make_age
 
 
 def test_the_panel_links_every_ticket_and_offers_take_on_the_queue(ann, support):
-    own = Ticket.objects.create(subject="own", team=support, assignee=ann)
-    queue = Ticket.objects.create(subject="queue", team=support)
+    own = TicketFactory(subject="own", team=support, assignee=ann)
+    queue = TicketFactory(subject="queue", team=support)
     text = _text(_client(ann).get("/"))
     assert f'href="/tickets/{own.pk}/"' in text and f'href="/tickets/{queue.pk}/"' in text
     assert f'action="/tickets/{queue.pk}/take/"' in text
@@ -151,7 +151,7 @@ def test_the_page_query_count_does_not_grow_with_notes_or_teammates(
     ann, support, make_agent, django_assert_max_num_queries
 ):
     mates = [make_agent(f"mate{i}", teams=[support]) for i in range(8)]
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann, assigned_at=timezone.now())
+    ticket = TicketFactory(subject="x", team=support, assignee=ann, assigned_at=timezone.now())
     for i, mate in enumerate(mates * 3):
         TicketNote.objects.create(ticket=ticket, author=mate, body=f"note {i} @{mate.username}")
     client = _client(ann)
@@ -171,14 +171,14 @@ def test_the_panel_query_count_does_not_grow_with_tickets(ann, support):
         assert page.status_code == 200
         return len(captured)
 
-    Ticket.objects.create(subject="mine", team=support, assignee=ann)
-    Ticket.objects.create(subject="queued", team=support)
+    TicketFactory(subject="mine", team=support, assignee=ann)
+    TicketFactory(subject="queued", team=support)
     client = _client(ann)
     client.get("/")  # the first request of the minute records activity
     few = queries()
     for i in range(30):
-        Ticket.objects.create(subject=f"mine {i}", team=support, assignee=ann)
-        Ticket.objects.create(subject=f"queue {i}", team=support)
+        TicketFactory(subject=f"mine {i}", team=support, assignee=ann)
+        TicketFactory(subject=f"queue {i}", team=support)
     assert queries() == few
     assert _text(client.get("/")).count("/take/") == 31
 
@@ -188,7 +188,7 @@ def test_the_panel_query_count_does_not_grow_with_tickets(ann, support):
 
 def test_adding_a_note_with_a_mention(ann, support, make_agent):
     bob = make_agent("bob", teams=[support])
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
 
     response = _client(ann).post(_url(ticket, "notes"), {"body": "Asked @bob to look."}, follow=True)
 
@@ -203,7 +203,7 @@ def test_teammates_are_listed_for_mentions(ann, support, sales, make_agent):
     make_agent("bob", teams=[support])
     make_agent("cara", teams=[support], status="out-of-office")
     make_agent("stranger", teams=[sales])
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     text = _text(_client(ann).get(_url(ticket)))
     listed = re.findall(r'<li class="teammate" data-username="([^"]+)">', text)
     assert listed == ["bob", "cara"]
@@ -213,7 +213,7 @@ def test_teammates_are_listed_for_mentions(ann, support, sales, make_agent):
 @pytest.mark.sqlite
 def test_mentioning_someone_out_of_office_asks_first_and_cancel_saves_nothing(ann, support, make_agent):
     make_agent("cara", teams=[support], status="out-of-office")
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     client = _client(ann)
 
     page = client.post(_url(ticket, "notes"), {"body": "cc @cara"})
@@ -233,7 +233,7 @@ def test_mentioning_someone_out_of_office_asks_first_and_cancel_saves_nothing(an
 
 
 def test_an_empty_note_is_refused_with_a_message(ann, support):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     response = _client(ann).post(_url(ticket, "notes"), {"body": "   "}, follow=True)
     assert "A note needs some text." in _messages(response)
     assert not TicketNote.objects.exists()
@@ -243,7 +243,7 @@ def test_an_empty_note_is_refused_with_a_message(ann, support):
 
 
 def test_pin_and_unpin(ann, support):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     client = _client(ann)
 
     response = client.post(_url(ticket, "pin"), {"pinned": "yes"}, follow=True)
@@ -261,7 +261,7 @@ def test_pin_and_unpin(ann, support):
 
 
 def test_close_goes_to_the_panel_and_a_closed_ticket_refuses_actions(ann, support):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     client = _client(ann)
 
     response = client.post(_url(ticket, "close"))
@@ -280,8 +280,8 @@ def test_close_goes_to_the_panel_and_a_closed_ticket_refuses_actions(ann, suppor
 def test_closing_the_last_ticket_while_finishing_applies_the_pending_status(
     ann, support, statuses, django_capture_on_commit_callbacks
 ):
-    first = Ticket.objects.create(subject="first", team=support, assignee=ann)
-    last = Ticket.objects.create(subject="last", team=support, assignee=ann)
+    first = TicketFactory(subject="first", team=support, assignee=ann)
+    last = TicketFactory(subject="last", team=support, assignee=ann)
     presence_request_status(ann, statuses["after-work"], actor=ann, source=Source.DROPDOWN)
     client = _client(ann)
     panel = client.get("/")
@@ -311,11 +311,12 @@ def test_closing_the_last_ticket_while_finishing_applies_the_pending_status(
 def crowd(ann, support, sales, make_agent):
     """ann's teammates in every situation, and one stranger."""
     full = make_agent("full", teams=[support], capacity_email=1)
-    Ticket.objects.create(subject="full's", team=support, assignee=full, channel="portal")  # portal counts as email
+    TicketFactory(subject="full's", team=support, assignee=full, channel="portal")  # portal counts as email
     inactive = make_agent("inactive", teams=[support])
     TeamMembership.objects.filter(agent=inactive).update(active=False)
+    sync_routing(inactive)
     finishing = make_agent("finishing", teams=[support])
-    Ticket.objects.create(subject="finishing's", team=support, assignee=finishing)
+    TicketFactory(subject="finishing's", team=support, assignee=finishing)
     presence_request_status(finishing, Status.objects.get(slug="after-work"), actor=finishing, source=Source.API)
     return {
         "bob": make_agent("bob", teams=[support]),
@@ -328,15 +329,15 @@ def crowd(ann, support, sales, make_agent):
 
 
 def test_the_hand_over_list_offers_only_teammates_who_can_take_the_ticket(ann, support, crowd):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     assert _options(_client(ann).get(_url(ticket))) == ["bob (Available)"]
     # a ticket without a team: teammates from the agent's own teams
-    loose = Ticket.objects.create(subject="y", assignee=ann)
+    loose = TicketFactory(subject="y", assignee=ann)
     assert _options(_client(ann).get(_url(loose))) == ["bob (Available)"]
 
 
 def test_handing_over_to_a_teammate(ann, support, crowd):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     response = _client(ann).post(_url(ticket, "hand-over"), {"agent": crowd["bob"].pk}, follow=True)
     assert response.redirect_chain[-1][0] == "/"  # ann no longer sees it
     assert f"Ticket #{ticket.pk} handed over to bob." in _messages(response)
@@ -345,7 +346,7 @@ def test_handing_over_to_a_teammate(ann, support, crowd):
 
 @pytest.mark.parametrize("target", ["busy", "ooo", "nomail", "stranger", "full", "inactive", "finishing", "ann"])
 def test_handing_over_to_someone_not_listed_is_refused(ann, support, crowd, target):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     agent_id = get_user_model().objects.get(username=target).pk
     response = _client(ann).post(_url(ticket, "hand-over"), {"agent": agent_id}, follow=True)
     assert "That teammate cannot take this ticket now" in _messages(response)[0]
@@ -357,7 +358,7 @@ def test_handing_over_to_a_status_that_warns_asks_first(ann, support, make_agent
                                    warn_on_assign=True)  # fmt: skip
     rita = make_agent("rita", teams=[support])
     presence_change_status(rita, remote, actor=rita, source=Source.API)
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     client = _client(ann)
 
     page = client.post(_url(ticket, "hand-over"), {"agent": rita.pk})
@@ -375,7 +376,7 @@ def test_handing_over_to_a_status_that_warns_asks_first(ann, support, make_agent
 def test_handing_over_the_last_ticket_while_finishing_applies_the_pending_status(
     ann, support, crowd, statuses, django_capture_on_commit_callbacks
 ):
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
     presence_request_status(ann, statuses["after-work"], actor=ann, source=Source.DROPDOWN)
     with django_capture_on_commit_callbacks(execute=True):
         response = _client(ann).post(_url(ticket, "hand-over"), {"agent": crowd["bob"].pk})
@@ -387,7 +388,7 @@ def test_handing_over_the_last_ticket_while_finishing_applies_the_pending_status
 
 @pytest.mark.sqlite
 def test_taking_from_the_queue_on_the_panel(ann, support):
-    ticket = Ticket.objects.create(subject="queued", team=support)
+    ticket = TicketFactory(subject="queued", team=support)
 
     response = _client(ann).post(_url(ticket, "take"), {"next": "/"}, follow=True)
 
@@ -400,7 +401,7 @@ def test_taking_from_the_queue_on_the_panel(ann, support):
 
 
 def test_take_on_the_ticket_page(ann, support):
-    ticket = Ticket.objects.create(subject="queued", team=support)
+    ticket = TicketFactory(subject="queued", team=support)
     client = _client(ann)
     assert 'id="take"' in _text(client.get(_url(ticket)))
     client.post(_url(ticket, "take"), {"next": _url(ticket)})
@@ -419,13 +420,13 @@ def test_take_on_the_ticket_page(ann, support):
     ],
 )
 def test_take_refusals_say_why_and_change_nothing(ann, support, statuses, situation, message):
-    ticket = Ticket.objects.create(subject="queued", team=support, channel="phone" if situation == "phone" else "email")
+    ticket = TicketFactory(subject="queued", team=support, channel="phone" if situation == "phone" else "email")
     if situation == "busy":
         presence_change_status(ann, statuses["busy"], actor=ann, source=Source.API)
     elif situation in ("finishing", "full"):
-        Ticket.objects.create(subject="mine", team=support, assignee=ann, channel="portal")
-        Ticket.objects.create(subject="mine too", team=support, assignee=ann, channel="email")
-        Ticket.objects.create(subject="a chat", team=support, assignee=ann, channel="chat")  # another capacity
+        TicketFactory(subject="mine", team=support, assignee=ann, channel="portal")
+        TicketFactory(subject="mine too", team=support, assignee=ann, channel="email")
+        TicketFactory(subject="a chat", team=support, assignee=ann, channel="chat")  # another capacity
         ann.agent_profile.capacity_email = 2
         ann.agent_profile.save()
         if situation == "finishing":
@@ -434,8 +435,10 @@ def test_take_refusals_say_why_and_change_nothing(ann, support, statuses, situat
             presence_request_status(ann, statuses["after-work"], actor=ann, source=Source.DROPDOWN)
     elif situation == "inactive":
         TeamMembership.objects.filter(agent=ann).update(active=False)
+        sync_routing(ann)
     elif situation == "closed":
         Ticket.objects.filter(pk=ticket.pk).update(state="closed")
+        recount_load()
     before = Ticket.objects.filter(pk=ticket.pk).values().get()
 
     response = _client(ann).post(_url(ticket, "take"), {"next": "/"}, follow=True)
@@ -447,7 +450,7 @@ def test_take_refusals_say_why_and_change_nothing(ann, support, statuses, situat
 
 def test_taking_a_ticket_a_teammate_took_first_says_so(ann, support, make_agent):
     bob = make_agent("bob", teams=[support])
-    ticket = Ticket.objects.create(subject="queued", team=support)
+    ticket = TicketFactory(subject="queued", team=support)
     ticket_take(ticket, agent=bob)
     response = _client(ann).post(_url(ticket, "take"), {"next": _url(ticket)}, follow=True)
     assert response.redirect_chain[-1][0] == "/"  # not the ticket page: ann no longer sees it
@@ -457,8 +460,8 @@ def test_taking_a_ticket_a_teammate_took_first_says_so(ann, support, make_agent)
 
 def test_take_api(ann, support, sales, make_agent, statuses):
     bob = make_agent("bob", teams=[support])
-    first, second = (Ticket.objects.create(subject=s, team=support) for s in ("first", "second"))
-    other_team = Ticket.objects.create(subject="sales", team=sales)
+    first, second = (TicketFactory(subject=s, team=support) for s in ("first", "second"))
+    other_team = TicketFactory(subject="sales", team=sales)
 
     response = _api(ann).post(f"/api/v1/tickets/{first.pk}/take/")
     assert response.status_code == 200
@@ -480,7 +483,7 @@ def test_take_api(ann, support, sales, make_agent, statuses):
 
 
 def test_take_service_refuses_someone_who_is_not_an_agent(support, supervisor):
-    ticket = Ticket.objects.create(subject="queued", team=support)
+    ticket = TicketFactory(subject="queued", team=support)
     with pytest.raises(TakeRefused, match="not an agent"):
         ticket_take(ticket, agent=supervisor)
 
@@ -490,7 +493,7 @@ def test_take_service_refuses_someone_who_is_not_an_agent(support, supervisor):
 
 def test_an_agent_may_not_assign_to_a_status_that_cannot_receive(ann, support, make_agent):
     dave = make_agent("dave", teams=[support], status="busy")
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
 
     refused = _api(ann).post(f"/api/v1/tickets/{ticket.pk}/assign/", {"agent": dave.pk}, format="json")
 
@@ -502,7 +505,7 @@ def test_an_agent_may_not_assign_to_a_status_that_cannot_receive(ann, support, m
 @pytest.mark.parametrize("who", ["supervisor", "admin_user"])
 def test_supervisors_and_admins_may_with_a_warning(ann, support, make_agent, request, who):
     dave = make_agent("dave", teams=[support], status="busy")
-    ticket = Ticket.objects.create(subject="x", team=support, assignee=ann)
+    ticket = TicketFactory(subject="x", team=support, assignee=ann)
 
     response = _api(request.getfixturevalue(who)).post(
         f"/api/v1/tickets/{ticket.pk}/assign/", {"agent": dave.pk}, format="json"
@@ -532,7 +535,7 @@ def test_concurrent_takes_never_overrun_capacity_nor_double_assign():
     team = TeamFactory(name="Support")
     ann = AgentFactory(username="ann", status=available, profile={"capacity_email": 2}, teams=[team])
     bob = AgentFactory(username="bob", status=available, teams=[team])
-    tickets = [Ticket.objects.create(subject=f"q{i}", team=team) for i in range(6)]
+    tickets = [TicketFactory(subject=f"q{i}", team=team) for i in range(6)]
     outcomes: list[object] = []
     start = threading.Barrier(8)
 
@@ -547,7 +550,7 @@ def test_concurrent_takes_never_overrun_capacity_nor_double_assign():
             connection.close()
 
     # when ann takes all six at once, and ann and bob race for one more
-    contested = Ticket.objects.create(subject="contested", team=team)
+    contested = TicketFactory(subject="contested", team=team)
     jobs = [(t, ann) for t in tickets] + [(contested, bob), (contested, ann)]
     threads = [threading.Thread(target=take, args=job) for job in jobs]
     for thread in threads:

@@ -5,7 +5,7 @@ from presence.models import AgentPresence, Source, StatusChangeLog
 from presence.selectors import live_chat_availability
 from presence.services import presence_cancel_finishing, presence_change_status, presence_request_status
 from presence.workload import workload_of
-from tests.factories import UserFactory
+from tests.factories import TicketFactory, UserFactory, sync_routing
 from tests.tickets.conftest import status_of
 from tickets.models import RoutingMethod, Ticket
 from tickets.services import (
@@ -34,8 +34,8 @@ def lunch_drains(statuses):
 def test_finishing_end_to_end(make_team, make_agent, statuses, lunch_drains, django_capture_on_commit_callbacks):
     team = make_team(method=RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    first = Ticket.objects.create(subject="a", team=team, assignee=ann)
-    second = Ticket.objects.create(subject="b", team=team, assignee=ann)
+    first = TicketFactory(subject="a", team=team, assignee=ann)
+    second = TicketFactory(subject="b", team=team, assignee=ann)
 
     presence_change_status(ann, lunch_drains, actor=ann, source=Source.DROPDOWN)
 
@@ -63,7 +63,7 @@ def test_finishing_without_open_tickets_switches_at_once(make_agent, statuses, l
 def test_finishing_can_be_cancelled(make_team, make_agent, statuses, lunch_drains, django_capture_on_commit_callbacks):
     team = make_team(method=RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    ticket = Ticket.objects.create(subject="a", team=team, assignee=ann)
+    ticket = TicketFactory(subject="a", team=team, assignee=ann)
     presence_change_status(ann, lunch_drains, actor=ann, source=Source.API)
     presence_cancel_finishing(ann, actor=ann)
     assert status_of(ann).pending_status is None
@@ -75,7 +75,7 @@ def test_finishing_can_be_cancelled(make_team, make_agent, statuses, lunch_drain
 def test_picking_the_current_status_again_cancels_finishing(make_team, make_agent, statuses, lunch_drains):
     team = make_team(method=RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    Ticket.objects.create(subject="a", team=team, assignee=ann)
+    TicketFactory(subject="a", team=team, assignee=ann)
     presence_change_status(ann, lunch_drains, actor=ann, source=Source.API)
     presence_request_status(ann, statuses["available"], actor=ann, source=Source.DROPDOWN)
     assert status_of(ann).pending_status is None
@@ -86,7 +86,7 @@ def test_automatic_sources_do_not_wait_for_open_tickets(make_team, make_agent, s
     statuses["offline"].save()
     team = make_team(method=RoutingMethod.MANUAL)
     ann = make_agent("ann", teams=[team])
-    Ticket.objects.create(subject="a", team=team, assignee=ann)
+    TicketFactory(subject="a", team=team, assignee=ann)
     presence_change_status(ann, statuses["offline"], actor=None, source=Source.AUTO_OFFLINE)
     assert status_of(ann).status == statuses["offline"]
 
@@ -106,12 +106,13 @@ def test_availability_in_every_state(make_team, make_agent, statuses):
     assert availability(make_agent("busy", status="busy")) == "not_receiving"
     free = make_agent("free", teams=[team])
     assert availability(free) == "free"
-    Ticket.objects.create(subject="a", team=team, assignee=free)
+    TicketFactory(subject="a", team=team, assignee=free)
     assert availability(free) == "active"
     full = make_agent("full", teams=[team], can_chat=False, capacity_email=1)
-    Ticket.objects.create(subject="b", team=team, assignee=full)
+    TicketFactory(subject="b", team=team, assignee=full)
     assert availability(full) == "busy"
     AgentPresence.objects.filter(agent=free).update(pending_status=statuses["lunch"])
+    sync_routing(free)
     assert availability(free) == "finishing"
 
 

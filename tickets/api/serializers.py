@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from presence.api.fields import AgentField
+from presence.api.fields import AgentField, IdRelatedField
 from presence.models import Team
 from tickets.models import MappingAction, ReassignMapping, RoutingMethod, Ticket, TicketNote
 
@@ -9,7 +9,8 @@ User = get_user_model()
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    serializer_related_field = IdRelatedField
+    team = IdRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
 
     class Meta:
         model = Ticket
@@ -21,7 +22,7 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 class TicketAssignInputSerializer(serializers.Serializer):
-    agent = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True)
+    agent = IdRelatedField(queryset=User.objects.all(), allow_null=True)
 
 
 class TicketAssignOutputSerializer(serializers.Serializer):
@@ -30,6 +31,7 @@ class TicketAssignOutputSerializer(serializers.Serializer):
 
 
 class TicketNoteSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     mentions = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
 
     class Meta:
@@ -44,6 +46,7 @@ class TicketNoteOutputSerializer(serializers.Serializer):
 
 
 class TeamSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     routing_method = serializers.ChoiceField(choices=RoutingMethod.choices, required=False)
     members = AgentField(many=True, required=False)
 
@@ -62,6 +65,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class ReassignMappingSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     action = serializers.ChoiceField(choices=MappingAction.choices)
 
     class Meta:

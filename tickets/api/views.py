@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from presence.api.permissions import ReadAnyWriteConfigAdmin
+from presence.limits import ID_PATTERN
 from presence.models import Team
 from presence.selectors import live_chat_availability
 from tickets import selectors, services
@@ -39,6 +40,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     supervisors on all. New tickets in a routing team are assigned at once."""
 
     serializer_class = TicketSerializer
+    lookup_value_regex = ID_PATTERN  # an id beyond 64 bits is 404, not an OverflowError
     filterset_class = TicketFilter
     permission_classes = [IsAuthenticated]
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -106,6 +108,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     """Teams with their routing method and members; configuration admins write."""
 
     serializer_class = TeamSerializer
+    lookup_value_regex = ID_PATTERN  # an id beyond 64 bits is 404, not an OverflowError
     permission_classes = [ReadAnyWriteConfigAdmin]
     http_method_names = ["get", "post", "patch", "head", "options"]
     pagination_class = None
@@ -132,6 +135,7 @@ class ReassignMappingViewSet(viewsets.ModelViewSet):
     """Re-assign mappings (T4): from status (null = any) to status, and what happens to tickets."""
 
     serializer_class = ReassignMappingSerializer
+    lookup_value_regex = ID_PATTERN  # an id beyond 64 bits is 404, not an OverflowError
     permission_classes = [ReadAnyWriteConfigAdmin]
     pagination_class = None
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

@@ -4,9 +4,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from presence.models import AgentProfile, PresenceSettings, Source, Status
+from presence.saving import save_or_refuse
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
-from tickets.services.moves import move_tickets
-from tickets.services.routing import plan_routes, write_assignments
+from tickets.services.moves import move_tickets, tickets_with_ids
+from tickets.services.routing import route_locked
 
 SCHEDULE_SOURCES = {Source.SHIFT, Source.APPOINTMENT}
 
@@ -33,10 +34,12 @@ def mapping_for_change(
 
 
 def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) -> list[int]:
-    """Move all tickets the agent holds, with a number of queries that does not grow with them:
-    one lock-and-read, then one statement per target that moves the rows and writes their
-    history. Unassigning (also what Kicked out does) needs no read: one statement locks,
-    moves and records the rows at once. Returns the moved tickets' ids."""
+    """Move all tickets the agent holds, with a number of statements that does not grow with
+    them for unassign and delegate: one lock-and-read, then one statement per target that
+    moves the rows, writes their history and moves the load counters. Unassigning (also what
+    Kicked out does) needs no read: one statement does it all. Re-routing picks an agent per
+    ticket (tickets.services.routing), and what finds nobody goes to the queue. Returns the
+    moved tickets' ids."""
     if action == MappingAction.UNASSIGN:
         return tickets_unassign_all(agent, actor=actor, reason=reason)
     tickets = list(
@@ -46,14 +49,21 @@ def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) ->
     )
     if not tickets:
         return []
+    now = timezone.now()
     if action == MappingAction.REROUTE:
-        plan = plan_routes(tickets, exclude_agent_ids=[agent.pk])
-        targets = {**plan.assignments, None: plan.unrouted}
+        routed = route_locked(tickets, actor=actor, reason=reason, exclude=[agent.pk])
+        moved = [pk for ids in routed.assigned.values() for pk in ids]
+        targets = {None: routed.unrouted}
     elif action == MappingAction.DELEGATE:
-        targets = _delegate_targets(agent, tickets)
+        moved, targets = [], _delegate_targets(agent, tickets)
     else:
-        targets = {None: tickets}
-    return [ticket.pk for ticket in write_assignments(targets, actor=actor, reason=reason)]
+        moved, targets = [], {None: tickets}
+    for assignee_id, batch in targets.items():
+        if batch:
+            moved += move_tickets(
+                tickets_with_ids(t.pk for t in batch), assignee_id=assignee_id, actor=actor, reason=reason, now=now
+            )
+    return moved
 
 
 def _delegate_targets(agent, tickets: list[Ticket]) -> dict[int | None, list[Ticket]]:
@@ -72,7 +82,7 @@ def _delegate_targets(agent, tickets: list[Ticket]) -> dict[int | None, list[Tic
 def mapping_save(mapping: ReassignMapping, *, actor) -> ReassignMapping:
     mapping.full_clean()
     mapping._history_user = actor
-    mapping.save()
+    save_or_refuse(mapping)
     return mapping
 
 

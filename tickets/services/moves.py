@@ -9,9 +9,10 @@ simple-history's `history_*` columns.
 from django.db import connection, connections
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import UpdateQuery
 
-from tickets.models import Ticket
+from presence.models import Channel
+from tickets.models import HELD_STATES, Ticket
+from tickets.services.load import capability_case_sql, delta, load_apply, memberships_sql, upsert_sql
 
 # Ids per history INSERT on SQLite, under its limit of bound parameters.
 HISTORY_BATCH = 5000
@@ -19,28 +20,24 @@ HISTORY_BATCH = 5000
 
 def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) -> list[int]:
     """Give every ticket in `queryset` to `assignee_id` (None: the Unassigned queue), as a fresh
-    assignment (not yet opened), with one history row each. Returns the moved tickets' ids.
+    assignment (not yet opened), with one history row each, and move the load counters with
+    them (tickets.services.load). Returns the moved tickets' ids.
 
-    On PostgreSQL this is one statement, `WITH moved AS (UPDATE ... RETURNING) INSERT ...
-    SELECT FROM moved`: the rows are read once and never travel to Python. Elsewhere it is an
-    `UPDATE ... RETURNING id` followed by `INSERT ... SELECT` in batches.
+    On PostgreSQL this is one statement: the rows are locked and read once (`old`), moved
+    (`moved`), their history written, and the counters of the agents who gave them up and the
+    one who takes them changed, all in data-modifying CTEs; no row travels to Python. Elsewhere
+    it is a read, an `UPDATE`, `INSERT ... SELECT`s of history in batches, and the counters.
     """
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(assignment_fields(assignee_id, now))
-    update_sql, update_params = query.get_compiler(queryset.db).as_sql()
     history_meta = [now, reason[:100] or None, "~", getattr(actor, "pk", None)]
     database = connections[queryset.db]
+    if database.vendor == "postgresql":
+        return _move_in_one_statement(queryset, assignee_id, now, history_meta)
+    rows = list(queryset.order_by().values_list("id", "assignee_id", "channel", "state"))
+    ids = [row[0] for row in rows]
+    if not ids:
+        return []
+    Ticket.objects.using(queryset.db).filter(pk__in=ids).update(**assignment_fields(assignee_id, now))
     with database.cursor() as cursor:
-        if database.vendor == "postgresql":
-            cursor.execute(
-                f"WITH moved AS ({update_sql} RETURNING {_ticket_columns()}) "
-                f"INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
-                f"SELECT {_ticket_columns()}, %s, %s, %s, %s FROM moved RETURNING {_quote('id')}",
-                [*update_params, *history_meta],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute(f"{update_sql} RETURNING {_quote('id')}", update_params)
-        ids = [row[0] for row in cursor.fetchall()]
         for start in range(0, len(ids), HISTORY_BATCH):
             chunk = ids[start : start + HISTORY_BATCH]
             cursor.execute(
@@ -49,7 +46,50 @@ def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) 
                 f"WHERE {_quote('id')} IN ({', '.join(['%s'] * len(chunk))})",
                 [*history_meta, *chunk],
             )
+    deltas = None
+    for _, old_assignee, channel, state in rows:
+        if state in HELD_STATES:
+            deltas = delta(old_assignee, channel, -1, deltas)
+            deltas = delta(assignee_id, channel, +1, deltas)
+    if deltas:
+        load_apply(deltas, using=queryset.db)
     return ids
+
+
+def _move_in_one_statement(queryset, assignee_id, now, history_meta) -> list[int]:
+    select_sql, select_params = (
+        queryset.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
+    )
+    table = _quote(Ticket._meta.db_table)
+    returning = ", ".join(f"{table}.{_quote(field.column)}" for field in Ticket._meta.concrete_fields)
+    held = ", ".join(f"'{state}'" for state in HELD_STATES)
+    fields = assignment_fields(assignee_id, now)
+    per_channel = ", ".join(
+        f"SUM(CASE WHEN cap = '{channel}' THEN n ELSE 0 END)::integer AS {_quote(channel)}"
+        for channel in Channel.values
+    )
+    sql = (
+        f"WITH old (id, old_assignee, old_channel, old_state) AS ({select_sql} FOR UPDATE OF {table}), "
+        f"moved AS (UPDATE {table} SET {_quote('assignee_id')} = %s, {_quote('assigned_at')} = %s, "
+        f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE {table}.{_quote('id')} = old.id "
+        f"RETURNING {returning}, old.old_assignee, old.old_state), "
+        f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
+        f"SELECT {_ticket_columns()}, %s, %s, %s, %s FROM moved), "
+        f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n FROM moved "
+        f"WHERE old_assignee IS NOT NULL AND old_state IN ({held}) "
+        f"UNION ALL SELECT {_quote('assignee_id')}, {capability_case_sql(_quote('channel'))}, 1 FROM moved "
+        f"WHERE {_quote('assignee_id')} IS NOT NULL AND {_quote('state')} IN ({held})), "
+        f"d AS (SELECT agent_id, {per_channel} FROM d0 GROUP BY agent_id), "
+        # Unreferenced, these run after the main query, in this order: load rows before
+        # membership rows, as every writer of them keeps (tickets.services.load).
+        f"up AS ({upsert_sql('d', queryset.db)}), "
+        f"mem AS ({memberships_sql('d', queryset.db)}) "
+        f"SELECT id FROM moved"
+    )
+    params = [*select_params, fields["assignee_id"], fields["assigned_at"], fields["updated_at"], *history_meta]
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def assignment_fields(assignee_id: int | None, now) -> dict:

@@ -1,219 +1,182 @@
-"""Automatic assignment (T3): who may get a ticket, and giving it to them safely under concurrency.
+"""Automatic assignment (T3): who gets a ticket, chosen in SQL through an index, safely under concurrency.
 
-Locking, in this order, so concurrent routers and status changes never wait in a cycle:
+Candidates come a page at a time from one team's routable members (presence.TeamMembership,
+whose routing columns the services keep from the one routing rule), through a partial index
+in the team's order: fewest open tickets first for load balance, least recently given a ticket
+first for round robin (the cursor is the membership's `last_assigned_at`), tentative members
+last (overflow, S6). The page query also checks, on the rows as they are, that each member's
+status still passes the rule and that they have the channel's capability and room under its
+capacity (presence.AgentLoad), and locks their presence and load rows `FOR UPDATE SKIP LOCKED`.
+A page is as long as the tickets to place need (one row for one ticket), so a pick reads a
+handful of rows whatever the size of the team, and a mass re-route costs statements per target
+agent, not per ticket.
+
+Locking, in this order, so concurrent routers, status changes and closes never wait in a cycle:
 1. the tickets being routed (`skip_locked`: a ticket another router holds is its business);
-2. the teams' routing rows, in primary-key order (serialises one team's round robin);
-3. the presence rows of the agents it chose (`skip_locked`: an agent whose status is changing,
-   or whom another router is filling, is skipped rather than waited for, and the tickets
-   proposed to them are planned again among the others).
-Candidates are read without locks; only the chosen ones are locked, so routers for teams that
-share agents mostly pass each other. A router holding a team row never waits on anything
-else, so a status change that holds an agent's presence row and then wants a team row cannot
-deadlock with it. Load is counted again after the chosen agents are locked, and only what fits
-that count is assigned, so two routers never both fill an agent's last free place.
+2. the chosen agents' presence and load rows (`skip_locked`: an agent whose status is changing,
+   or whom another router is filling, is passed over for the next in order). The presence
+   lock serialises routing with status changes; locking the load row in the same statement
+   makes PostgreSQL check the capacity against its latest value, so two routers never both
+   fill an agent's last free place;
+3. the agents' counters and memberships, which the moves write in that order (load rows first,
+   as every writer of them does).
+A router never waits on a presence or load row, so nothing that holds one and waits for a
+ticket (a status change moving tickets) can deadlock with it.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import F
 from django.utils import timezone
 
-from presence.eligibility import RULE_FIELDS, eligible_q, row_is_eligible, row_is_overflow
-from presence.models import AgentPresence, Channel
-from tickets.models import CAPABILITY_FOR_CHANNEL, HELD_STATES, RoutingMethod, TeamRouting, Ticket
-from tickets.services.moves import assignment_fields, move_tickets, tickets_with_ids
+from presence.eligibility import eligible_q
+from presence.models import TeamMembership
+from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
+from tickets.services.moves import move_tickets, tickets_with_ids
+
+ORDER = {
+    RoutingMethod.LOAD_BALANCE: ("overflow", "load", "agent_id"),
+    RoutingMethod.ROUND_ROBIN: ("overflow", F("last_assigned_at").asc(nulls_first=True), "agent_id"),
+}
+# At most this many members are locked by one page: enough for a mass re-route to spread well.
+PAGE_MAX = 64
 
 
 @dataclass
-class Candidate:
+class Member:
     agent_id: int
-    for_all: bool  # eligible by the routing rule for any ticket
-    for_chat: bool  # eligible for tickets linked to a chat
-    overflow: bool  # tentative: only when nobody else in the team can take the ticket
-    capabilities: set[str]
-    capacity: dict[str, int]
-    held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    @property
-    def held_total(self) -> int:
-        return sum(self.held.values())
-
-    def can_take(self, ticket: Ticket) -> bool:
-        capability = CAPABILITY_FOR_CHANNEL[ticket.channel]
-        status_ok = self.for_chat if ticket.linked_to_chat else self.for_all
-        return status_ok and capability in self.capabilities and self.held[capability] < self.capacity[capability]
-
-    def take(self, ticket: Ticket) -> None:
-        self.held[CAPABILITY_FOR_CHANNEL[ticket.channel]] += 1
+    overflow: bool
+    held: int  # open tickets of the channel's capability, under the lock
+    capacity: int
+    load: int  # open tickets in all, for load balance
+    turns: int = 0  # tickets given in this plan (round robin)
+    last_turn: int = 0  # when, in this plan, they last got one
 
 
-CANDIDATE_FIELDS = [
-    "agent_id", *RULE_FIELDS,
-    *(f"agent__agent_profile__can_{c}" for c in Channel.values),
-    *(f"agent__agent_profile__capacity_{c}" for c in Channel.values),
-]  # fmt: skip
-
-
-def _candidate(row: dict) -> Candidate:
-    return Candidate(
-        agent_id=row["agent_id"],
-        for_all=row_is_eligible(row, chat=False),
-        for_chat=row_is_eligible(row, chat=True),
-        overflow=row_is_overflow(row),
-        capabilities={c for c in Channel.values if row[f"agent__agent_profile__can_{c}"]},
-        capacity={c: row[f"agent__agent_profile__capacity_{c}"] or 0 for c in Channel.values},
-    )
-
-
-def _count_load(candidates: dict[int, Candidate]) -> None:
-    for candidate in candidates.values():
-        candidate.held.clear()
+def _page(team_id: int, capability: str, chat: bool, method: str, size: int, skip) -> list[Member]:
+    """The next `size` members of the team who can take such a ticket now, in the team's order,
+    locked (skipping those another transaction holds)."""
+    members = TeamMembership.objects.filter(team_id=team_id, routable_chat=True)
+    if not chat:
+        members = members.filter(routable=True)
     rows = (
-        Ticket.objects.filter(assignee_id__in=list(candidates), state__in=HELD_STATES)
-        .values("assignee_id", "channel")
-        .annotate(n=Count("id"))
+        members.filter(eligible_q("agent__presence__", chat=chat))
+        .filter(**{f"agent__agent_profile__can_{capability}": True})
+        .filter(**{f"agent__load__{capability}__lt": F(f"agent__agent_profile__capacity_{capability}")})
+        .exclude(agent_id__in=list(skip))
+        .order_by(*ORDER[method])
+        # The rows to lock must be in the select: the member's presence and load rows (inner
+        # joins, as the filters above need them).
+        .select_related("agent__presence", "agent__load", "agent__agent_profile")
+        .only(
+            "agent_id",
+            "overflow",
+            "load",
+            "agent__presence__agent_id",
+            "agent__load__agent_id",
+            f"agent__load__{capability}",
+            f"agent__agent_profile__capacity_{capability}",
+        )  # fmt: skip
+        .select_for_update(skip_locked=True, of=("agent__presence", "agent__load"))[:size]
     )
-    for row in rows:
-        candidates[row["assignee_id"]].held[CAPABILITY_FOR_CHANNEL[row["channel"]]] += row["n"]
-
-
-def _read_candidates(team_id: int, skip: set[int], known: dict[int, Candidate]) -> list[Candidate]:
-    """Eligible members of a team with their load, read without locks (a proposal only).
-
-    An agent this plan already locked (for this or another team) is the same Candidate from
-    `known`, carrying the assignments planned so far: they are not in the database yet.
-    """
-    rows = (
-        AgentPresence.objects.filter(
-            eligible_q(), agent__team_memberships__team_id=team_id, agent__team_memberships__active=True
+    return [
+        Member(
+            agent_id=row.agent_id,
+            overflow=row.overflow,
+            held=getattr(row.agent.load, capability),
+            capacity=getattr(row.agent.agent_profile, f"capacity_{capability}"),
+            load=row.load,
         )
-        .exclude(agent_id__in=skip)
-        .order_by("agent_id")
-        .values(*CANDIDATE_FIELDS)
-    )
-    team, unlocked = [], {}
-    for row in rows:
-        candidate = known.get(row["agent_id"])
-        if candidate is None:
-            candidate = unlocked[row["agent_id"]] = _candidate(row)
-        team.append(candidate)
-    if unlocked:
-        _count_load(unlocked)
-    return team
+        for row in rows
+    ]
 
 
-def _lock(agent_ids) -> dict[int, Candidate]:
-    """Lock the chosen agents that are free to lock and still eligible; count their load again
-    under the lock, which is what assignments are checked against."""
-    rows = (
-        AgentPresence.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(eligible_q(), agent_id__in=list(agent_ids))
-        .order_by("agent_id")
-        .values(*CANDIDATE_FIELDS)
-    )
-    locked = {row["agent_id"]: _candidate(row) for row in rows}
-    if locked:
-        _count_load(locked)
-    return locked
-
-
-def _pick(method: str, pool: list[Candidate], cursor: int | None) -> Candidate:
-    if method == RoutingMethod.LOAD_BALANCE:
-        return min(pool, key=lambda c: (c.held_total, c.agent_id))
-    # Round robin: the next agent after the one who got the team's last ticket, wrapping round.
-    after = [c for c in pool if cursor is None or c.agent_id > cursor]
-    return (after or pool)[0]
+def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> dict[int, list[Ticket]]:
+    """Choose an agent for each of these tickets (one team, one capability, one kind), oldest
+    first. Returns agent id -> tickets; what finds nobody is left out."""
+    first = tickets[0]
+    capability, chat = first.capability, first.linked_to_chat
+    size = min(len(tickets), PAGE_MAX)
+    pool: list[Member] = []
+    seen, exhausted, boundary = set(exclude), False, 0
+    placed: dict[int, list[Ticket]] = defaultdict(list)
+    for turn, ticket in enumerate(tickets, start=1):
+        able = [m for m in pool if m.held < m.capacity]
+        # Read on when a member not read yet may come first: under load balance, once everyone
+        # read is heavier than the last load read (the index order's boundary); under round
+        # robin, once everyone read has had a turn.
+        want_more = (
+            not able
+            or (method == RoutingMethod.LOAD_BALANCE and min(m.load for m in able) > boundary)
+            or (method == RoutingMethod.ROUND_ROBIN and all(m.turns for m in able))
+        )
+        if want_more and not exhausted:
+            page = _page(ticket.team_id, capability, chat, method, size, seen)
+            exhausted = len(page) < size
+            seen |= {m.agent_id for m in page}
+            boundary = page[-1].load if page else boundary
+            pool += page
+            able += page
+        if not able:
+            continue
+        if method == RoutingMethod.LOAD_BALANCE:
+            chosen = min(able, key=lambda m: (m.overflow, m.load, m.agent_id))
+        else:  # the pool is in turn order; the next turn is the least used, then the first read
+            chosen = min(able, key=lambda m: (m.overflow, m.turns, pool.index(m)))
+        chosen.held, chosen.load, chosen.turns, chosen.last_turn = (
+            chosen.held + 1,
+            chosen.load + 1,
+            chosen.turns + 1,
+            turn,
+        )
+        placed[chosen.agent_id].append(ticket)
+    # Round robin's cursor: the order of the last turns, for route_locked to write.
+    order = {m.agent_id: m.last_turn for m in pool}
+    return dict(sorted(placed.items(), key=lambda item: order[item[0]]))
 
 
 @dataclass
-class RoutingPlan:
-    assignments: dict[int, list[Ticket]] = field(default_factory=lambda: defaultdict(list))
+class Routed:
+    assigned: dict[int, list[int]] = field(default_factory=dict)  # agent id -> ticket ids
     unrouted: list[Ticket] = field(default_factory=list)
 
 
-def plan_routes(tickets: list[Ticket], *, exclude_agent_ids=()) -> RoutingPlan:
-    """Decide an agent for each ticket by its team's routing; tickets must already be locked.
-
-    Takes the team rows' and chosen agents' locks (see the module docstring) and moves the
-    round-robin cursors. Tickets with no team, a manual team, or no eligible agent with room
-    stay unrouted.
-    """
-    plan = RoutingPlan()
-    exclude = set(exclude_agent_ids)
-    by_team: dict[int, list[Ticket]] = defaultdict(list)
-    for ticket in tickets:
-        if ticket.team_id is None:
-            plan.unrouted.append(ticket)
+def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Routed:
+    """Give these locked tickets to agents of their teams by each team's routing, oldest first,
+    and write the assignments: one statement per agent that gets tickets. Tickets of no team,
+    of a manual team, or that nobody can take now are returned as unrouted."""
+    routed = Routed()
+    team_ids = {t.team_id for t in tickets if t.team_id is not None}
+    methods = dict(TeamRouting.objects.filter(pk__in=team_ids).values_list("pk", "method")) if team_ids else {}
+    groups: dict[tuple, list[Ticket]] = defaultdict(list)
+    for ticket in sorted(tickets, key=lambda t: (t.created_at, t.pk)):
+        method = methods.get(ticket.team_id, RoutingMethod.MANUAL)
+        if method == RoutingMethod.MANUAL:
+            routed.unrouted.append(ticket)
         else:
-            by_team[ticket.team_id].append(ticket)
-    if not by_team:
-        return plan
-    known: dict[int, Candidate] = {}
-    routings = {
-        routing.pk: routing
-        for routing in TeamRouting.objects.select_for_update().filter(pk__in=list(by_team)).order_by("pk")
-    }
-    for team_id in sorted(by_team):
-        routing = routings.get(team_id)
-        pending = sorted(by_team[team_id], key=lambda t: (t.created_at, t.pk))
-        if routing is None or routing.method == RoutingMethod.MANUAL:
-            plan.unrouted.extend(pending)
-            continue
-        cursor, skip = routing.last_agent_id, set(exclude)
-        for _ in range(ROUTING_ROUNDS):
-            proposals: dict[int, list[Ticket]] = defaultdict(list)
-            candidates = _read_candidates(team_id, skip, known)
-            for ticket in pending:
-                able = [c for c in candidates if c.can_take(ticket)]
-                # Tentative agents are the overflow: only when nobody else can take it (S6).
-                pool = [c for c in able if not c.overflow] or able
-                if not pool:
-                    plan.unrouted.append(ticket)
-                    continue
-                chosen = _pick(routing.method, pool, cursor)
-                chosen.take(ticket)
-                cursor = chosen.agent_id
-                proposals[chosen.agent_id].append(ticket)
-            locked = _lock(agent_id for agent_id in proposals if agent_id not in known)
-            skip |= {agent_id for agent_id in proposals if agent_id not in known and agent_id not in locked}
-            known.update(locked)
-            pending = []
-            for agent_id, proposed in proposals.items():
-                if agent_id in locked:  # freshly locked: only what fits its real load
-                    for ticket in proposed:
-                        if locked[agent_id].can_take(ticket):
-                            locked[agent_id].take(ticket)
-                            plan.assignments[agent_id].append(ticket)
-                        else:
-                            pending.append(ticket)
-                elif agent_id in known:  # locked before: its counts are already exact
-                    plan.assignments[agent_id].extend(proposed)
-                else:  # another router holds this agent: try the others
-                    pending.extend(proposed)
-            if not pending:
-                break
-        plan.unrouted.extend(pending)
-        if routing.method == RoutingMethod.ROUND_ROBIN and cursor != routing.last_agent_id:
-            TeamRouting.objects.filter(pk=team_id).update(last_agent_id=cursor)
-    return plan
-
-
-def write_assignments(assignments: dict[int | None, list[Ticket]], *, actor, reason: str) -> list[Ticket]:
-    """One statement per target (None: the Unassigned queue), history rows included."""
+            groups[(ticket.team_id, method, ticket.capability, ticket.linked_to_chat)].append(ticket)
     now = timezone.now()
-    moved: list[Ticket] = []
-    for agent_id, batch in assignments.items():
-        if not batch:
-            continue
-        move_tickets(tickets_with_ids(t.pk for t in batch), assignee_id=agent_id, actor=actor, reason=reason, now=now)
-        fields = assignment_fields(agent_id, now)
-        for ticket in batch:
-            for name, value in fields.items():
-                setattr(ticket, name, value)
-        moved.extend(batch)
-    return moved
+    for (team_id, method, _, _), group in groups.items():
+        placed = _place(group, team_id, method, exclude)
+        for agent_id, batch in placed.items():
+            move_tickets(
+                tickets_with_ids(t.pk for t in batch), assignee_id=agent_id, actor=actor, reason=reason, now=now
+            )
+            for ticket in batch:
+                ticket.assignee_id, ticket.assigned_at, ticket.opened_at = agent_id, now, None
+            routed.assigned.setdefault(agent_id, []).extend(t.pk for t in batch)
+        if method == RoutingMethod.ROUND_ROBIN and placed:
+            # The cursor: those who just had a turn go to the back, in the order of their last turn.
+            for order, agent_id in enumerate(placed):
+                TeamMembership.objects.filter(team_id=team_id, agent_id=agent_id).update(
+                    last_assigned_at=now + timedelta(microseconds=order)
+                )
+        placed_ids = {t.pk for batch in placed.values() for t in batch}
+        routed.unrouted += [t for t in group if t.pk not in placed_ids]
+    return routed
 
 
 def lock_unassigned(ticket_ids) -> list[Ticket]:
@@ -230,13 +193,9 @@ def tickets_route(ticket_ids, *, actor=None) -> list[Ticket]:
         tickets = lock_unassigned(ticket_ids)
         if not tickets:
             return []
-        plan = plan_routes(tickets)
-        return write_assignments(dict(plan.assignments), actor=actor, reason="routed")
+        route_locked(tickets, actor=actor, reason="routed")
+        return [t for t in tickets if t.assignee_id is not None]
 
-
-# Rounds of propose-lock-check per team: an agent another router holds is skipped and the
-# tickets proposed to them are planned again among the rest.
-ROUTING_ROUNDS = 3
 
 # How many queued tickets one routing pass takes; the next event routes the rest.
 QUEUE_BATCH = 500

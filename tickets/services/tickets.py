@@ -3,10 +3,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from presence.errors import ApplicationError
-from presence.models import AgentPresence, AgentProfile, Status, StatusCategory, TeamMembership
+from presence.models import AgentLoad, AgentPresence, AgentProfile, Status, StatusCategory, TeamMembership
 from presence.selectors import is_supervisor
 from presence.services import presence_answer_still_working, presence_complete_finishing
-from tickets.models import HELD_STATES, Ticket, TicketNote, TicketState, channels_for_capability, mentioned_usernames
+from tickets.models import (
+    HELD_STATES,
+    NOTE_MAX_LENGTH,
+    Ticket,
+    TicketNote,
+    TicketState,
+    mentioned_usernames,
+)
+from tickets.selectors import ticket_receivers, ticket_teammates
+from tickets.services.load import delta, load_apply
 from tickets.services.routing import team_queue_route, tickets_route
 
 User = get_user_model()
@@ -98,17 +107,54 @@ def receive_warning(agent, status: Status) -> str | None:
     return f"{agent.get_username()} is {status.name}, which cannot receive work."
 
 
+# What an agent is told when the target is not a teammate they may hand the ticket to: one
+# sentence whoever it is, so a refusal tells nothing about the presence of people beyond the
+# agent's panel (offline, out of office, not an agent at all).
+HANDOVER_REFUSED = (
+    "You can hand tickets only to a teammate on the ticket's team who can receive work and has room for it."
+)
+
+
+def _check_agent_handover(ticket: Ticket, agent, *, actor) -> None:
+    """An agent (not a supervisor) gives a ticket only to whom the ticket page offers: a teammate
+    on its team who can receive it now (selectors.ticket_receivers, the one definition). Called
+    with the ticket locked; the target's presence row is locked next (routing's and ticket_take's
+    order) and their held tickets counted under it, so two hand-overs cannot both fill their last
+    place."""
+    unchanged = ticket.assignee_id == agent.pk  # the agent sees whose ticket it is: nothing to hide
+    if not unchanged and not ticket_teammates(ticket, actor).filter(pk=agent.pk).exists():
+        raise AssignmentRefused(HANDOVER_REFUSED)
+    refusal = assignment_refusal(ticket, agent, by_supervisor=False)
+    if refusal:  # about a teammate, whose status the agent's panel shows anyway
+        raise AssignmentRefused(refusal)
+    if unchanged:
+        return
+    presence = (
+        AgentPresence.objects.select_for_update(of=("self",)).select_related("pending_status").get(agent_id=agent.pk)
+    )
+    if ticket_receivers(ticket, actor).filter(pk=agent.pk).exists():
+        return
+    name = agent.get_username()
+    if presence.pending_status_id:
+        raise AssignmentRefused(f"{name} is finishing their open tickets before {presence.pending_status.name}.")
+    raise AssignmentRefused(f"{name} has no room for another {ticket.capability} ticket: they are at their capacity.")
+
+
 def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
     """Assign by hand (admin, API, the ticket page's hand-over). Refuses an agent who is Offline,
-    lacks the channel's capability or is not an agent, and, when the actor is an agent rather than
-    a supervisor (or the system: `actor=None`), one whose status cannot receive (T7); returns the
-    warnings the agent's status asks for (they do not block)."""
+    lacks the channel's capability or is not an agent. When the actor is an agent (neither a
+    supervisor nor the system, `actor=None`), also anyone but a teammate on the ticket's team whose
+    status can receive (T7) and who has room for it (_check_agent_handover). Returns the warnings
+    the agent's status asks for (they do not block)."""
     by_supervisor = actor is None or is_supervisor(actor)
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        refusal = assignment_refusal(ticket, agent, by_supervisor=by_supervisor)
-        if refusal:
-            raise AssignmentRefused(refusal)
+        if by_supervisor:
+            refusal = assignment_refusal(ticket, agent, by_supervisor=True)
+            if refusal:
+                raise AssignmentRefused(refusal)
+        else:
+            _check_agent_handover(ticket, agent, actor=actor)
         presence = AgentPresence.objects.select_related("status").get(agent_id=agent.pk)
         warnings = [w for w in [status_warning(agent, presence.status), receive_warning(agent, presence.status)] if w]
         previous = ticket.assignee_id
@@ -120,6 +166,8 @@ def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
         ticket.opened_at = None
         ticket._history_user = actor
         ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+        if ticket.is_held:
+            load_apply(delta(agent.pk, ticket.channel, +1, delta(previous, ticket.channel, -1)))
         if previous is not None:
             _after_commit_finish(previous)
             _after_commit_route_queue(ticket.team_id)
@@ -187,9 +235,9 @@ def ticket_take(ticket: Ticket, *, agent) -> Ticket:
         channel = ticket.get_channel_display().lower()
         if not profile.has_capability(capability):
             raise TakeRefused(f"You cannot handle {channel} tickets (no {capability} capability).")
-        held = Ticket.objects.held().filter(assignee_id=agent.pk, channel__in=channels_for_capability(capability))
+        held = AgentLoad.objects.filter(agent_id=agent.pk).values_list(capability, flat=True).first() or 0
         capacity = profile.capacity[capability]
-        if held.count() >= capacity:
+        if held >= capacity:
             raise TakeRefused(f"You are at your {capability} capacity ({capacity} open): close or hand over one first.")
         now = timezone.now()
         ticket.assignee = agent
@@ -197,6 +245,7 @@ def ticket_take(ticket: Ticket, *, agent) -> Ticket:
         ticket.opened_at = now  # taking it from the queue is opening it (C6)
         ticket._history_user = agent
         ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+        load_apply(delta(agent.pk, ticket.channel, +1))
         presence_answer_still_working(agent, now=now)
     return ticket
 
@@ -213,6 +262,8 @@ def ticket_unassign(ticket: Ticket, *, actor) -> Ticket:
         ticket.opened_at = None
         ticket._history_user = actor
         ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+        if ticket.is_held:
+            load_apply(delta(previous, ticket.channel, -1))
         _after_commit_finish(previous)
         _after_commit_route_queue(ticket.team_id)
     return ticket
@@ -228,6 +279,7 @@ def ticket_close(ticket: Ticket, *, actor) -> Ticket:
         ticket.closed_at = timezone.now()
         ticket._history_user = actor
         ticket.save(update_fields=["state", "closed_at", "updated_at"])
+        load_apply(delta(ticket.assignee_id, ticket.channel, -1))
         _after_commit_finish(ticket.assignee_id)
         _after_commit_route_queue(ticket.team_id)
     return ticket
@@ -240,6 +292,7 @@ def ticket_delete(ticket: Ticket, *, actor) -> None:
         assignee_id = ticket.assignee_id if ticket.is_held else None
         ticket._history_user = actor
         ticket.delete()
+        load_apply(delta(assignee_id, ticket.channel, -1))
         _after_commit_finish(assignee_id)
 
 
@@ -265,6 +318,7 @@ def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
                 raise AssignmentRefused(
                     f"The assignee cannot handle {probe.get_channel_display().lower()} tickets; reassign it first."
                 )
+        held_before, channel_before = ticket.is_held, ticket.channel
         for name, value in fields.items():
             setattr(ticket, name, value)
         if reopened:
@@ -272,6 +326,11 @@ def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
         ticket.full_clean()
         ticket._history_user = actor
         ticket.save()
+        # A reopened ticket, or one whose channel changed, moves its assignee's counters.
+        load_apply(
+            delta(ticket.assignee_id, ticket.channel, +ticket.is_held,
+                  delta(ticket.assignee_id, channel_before, -held_before))
+        )  # fmt: skip
         if ticket.assignee_id is None and ticket.team_id is not None and ticket.is_held:
             transaction.on_commit(lambda: tickets_route([ticket.pk], actor=actor))
     return ticket
@@ -293,6 +352,10 @@ def ticket_note_add(ticket: Ticket, *, author, body: str) -> tuple[TicketNote, l
     """Add a note; @username mentions are recorded, and warn when the status asks for it (T5)."""
     if not body.strip():
         raise ApplicationError("A note needs some text.")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise ApplicationError(
+            f"A note is at most {NOTE_MAX_LENGTH:,} characters (this one has {len(body):,}).", code="note_too_long"
+        )
     usernames = mentioned_usernames(body)
     mentioned = list(
         User.objects.filter(username__in=usernames).select_related("presence__status").order_by("username")

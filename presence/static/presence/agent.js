@@ -91,7 +91,8 @@
 
   // Poll my state: approvals, expiry, finishing done and the warnings show without a reload.
   const idleBanner = $("idle-banner"), promptBanner = $("still-working-banner");
-  const warnLead = Number(document.body.dataset.idleWarningSeconds || 60);
+  const panelSettings = document.getElementById("panel-settings");
+  const warnLead = Number((panelSettings && panelSettings.dataset.idleWarningSeconds) || 60);
   let idleAt = null;
   function refresh() {
     fetch(stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })

@@ -14,7 +14,8 @@
         const next = body.querySelector("template#board-counts-next");
         if (next) { if (counts) counts.replaceChildren(next.content.cloneNode(true)); next.remove(); }
         const bell = document.getElementById("bell");
-        const waiting = body.querySelectorAll("button.approve").length;
+        const marker = body.querySelector("tr[data-pending]");
+        const waiting = marker ? Number(marker.dataset.pending) : 0;
         if (bell) { bell.hidden = waiting === 0; bell.textContent = "🔔 " + waiting; }
       })
       .catch(() => {});
