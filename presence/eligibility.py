@@ -64,6 +64,29 @@ def eligible_q(prefix: str = "", *, chat: bool | None = None) -> Q:
     return q
 
 
+def eligible_sql(presence: str, status: str, *, chat: bool | None = None) -> str:
+    """The same rule as an SQL condition on a presence row (alias `presence`) joined to its
+    status (alias `status`), for the few raw statements that must be lean (routing's pick)."""
+    from presence.models import AgentPresence
+
+    def column(path: str, value) -> str:
+        *relation, name = path.split("__")
+        model, alias = AgentPresence, presence
+        if relation:  # one hop: the status
+            (hop,) = relation
+            model, alias = AgentPresence._meta.get_field(hop).related_model, status
+        column = model._meta.get_field(name).column
+        if value is None:
+            return f"{alias}.{column} IS NULL"
+        if isinstance(value, bool):
+            return f"{alias}.{column}" if value else f"NOT {alias}.{column}"
+        raise ValueError(f"{path}: only booleans and None are written as SQL")
+
+    return " OR ".join(
+        "(" + " AND ".join(column(path, value) for path, value in clauses) + ")" for clauses in _clauses_for(chat)
+    )
+
+
 def overflow_q(prefix: str = "") -> Q:
     return _q(OVERFLOW, prefix)
 

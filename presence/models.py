@@ -127,15 +127,9 @@ class TeamMembership(models.Model):
                 condition=models.Q(routable_chat=True),
                 name="membership_pick_by_load",
             ),
-            # Never given a ticket (NULL) comes first, so the index is in that order too.
-            models.Index(
-                models.F("team"),
-                models.F("overflow"),
-                models.F("last_assigned_at").asc(nulls_first=True),
-                models.F("agent"),
-                condition=models.Q(routable_chat=True),
-                name="membership_pick_round_robin",
-            ),
+            # Round robin's index (membership_pick_round_robin: team, overflow, last_assigned_at
+            # with never-assigned NULLs first, agent) is made by migration 0009 in SQL, since
+            # SQLite cannot index NULLS FIRST: it gets the same columns in plain order.
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,21 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+ROUND_ROBIN_INDEX = (
+    'CREATE INDEX "membership_pick_round_robin" ON "presence_teammembership" '
+    '("team_id", "overflow", "last_assigned_at"{nulls}, "agent_id") WHERE "routable_chat"'
+)
+
+
+def round_robin_index(apps, schema_editor):
+    nulls = " ASC NULLS FIRST" if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(ROUND_ROBIN_INDEX.format(nulls=nulls))
+
+
+def drop_round_robin_index(apps, schema_editor):
+    schema_editor.execute('DROP INDEX IF EXISTS "membership_pick_round_robin"')
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -56,8 +71,7 @@ class Migration(migrations.Migration):
             model_name='teammembership',
             index=models.Index(condition=models.Q(('routable_chat', True)), fields=['team', 'overflow', 'load', 'agent'], name='membership_pick_by_load'),
         ),
-        migrations.AddIndex(
-            model_name='teammembership',
-            index=models.Index(models.F('team'), models.F('overflow'), models.OrderBy(models.F('last_assigned_at'), nulls_first=True), models.F('agent'), condition=models.Q(('routable_chat', True)), name='membership_pick_round_robin'),
-        ),
+        # Round robin's pick: never-assigned members (NULL) first, so the index is in that order
+        # too. SQLite cannot index NULLS FIRST; its (small, embedded) database gets plain order.
+        migrations.RunPython(round_robin_index, drop_round_robin_index),
     ]

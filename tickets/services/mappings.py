@@ -6,7 +6,7 @@ from django.utils import timezone
 from presence.models import AgentProfile, PresenceSettings, Source, Status
 from presence.saving import save_or_refuse
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
-from tickets.services.moves import move_tickets, tickets_with_ids
+from tickets.services.moves import move_tickets
 from tickets.services.routing import route_locked
 
 SCHEDULE_SOURCES = {Source.SHIFT, Source.APPOINTMENT}
@@ -60,9 +60,7 @@ def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) ->
         moved, targets = [], {None: tickets}
     for assignee_id, batch in targets.items():
         if batch:
-            moved += move_tickets(
-                tickets_with_ids(t.pk for t in batch), assignee_id=assignee_id, actor=actor, reason=reason, now=now
-            )
+            moved += move_tickets([t.pk for t in batch], assignee_id=assignee_id, actor=actor, reason=reason, now=now)
     return moved
 
 

@@ -6,9 +6,10 @@ writes the same rows itself: the ticket's columns as they are after the move, pl
 simple-history's `history_*` columns.
 """
 
+from functools import cache
+
 from django.db import connection, connections
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 
 from presence.models import Channel
 from tickets.models import HELD_STATES, Ticket
@@ -18,10 +19,11 @@ from tickets.services.load import capability_case_sql, delta, load_apply, member
 HISTORY_BATCH = 5000
 
 
-def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) -> list[int]:
-    """Give every ticket in `queryset` to `assignee_id` (None: the Unassigned queue), as a fresh
-    assignment (not yet opened), with one history row each, and move the load counters with
-    them (tickets.services.load). Returns the moved tickets' ids.
+def move_tickets(tickets, *, assignee_id: int | None, actor, reason: str, now, using: str = "default") -> list[int]:
+    """Give every ticket in `tickets` (a queryset, or a list of ticket ids) to `assignee_id`
+    (None: the Unassigned queue), as a fresh assignment (not yet opened), with one history row
+    each, and move the load counters with them (tickets.services.load). Returns the moved
+    tickets' ids.
 
     On PostgreSQL this is one statement: the rows are locked and read once (`old`), moved
     (`moved`), their history written, and the counters of the agents who gave them up and the
@@ -29,14 +31,22 @@ def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) 
     it is a read, an `UPDATE`, `INSERT ... SELECT`s of history in batches, and the counters.
     """
     history_meta = [now, reason[:100] or None, "~", getattr(actor, "pk", None)]
-    database = connections[queryset.db]
+    if isinstance(tickets, QuerySet):
+        using = tickets.db
+    database = connections[using]
     if database.vendor == "postgresql":
-        return _move_in_one_statement(queryset, assignee_id, now, history_meta)
-    rows = list(queryset.order_by().values_list("id", "assignee_id", "channel", "state"))
+        if isinstance(tickets, QuerySet):
+            select = tickets.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
+        else:  # one array parameter, however many ids
+            select = (_select_by_ids_sql(using), [list(tickets)])
+        return _move_in_one_statement(*select, using, assignee_id, now, history_meta)
+    if not isinstance(tickets, QuerySet):
+        tickets = Ticket.objects.using(using).filter(pk__in=list(tickets))
+    rows = list(tickets.order_by().values_list("id", "assignee_id", "channel", "state"))
     ids = [row[0] for row in rows]
     if not ids:
         return []
-    Ticket.objects.using(queryset.db).filter(pk__in=ids).update(**assignment_fields(assignee_id, now))
+    Ticket.objects.using(using).filter(pk__in=ids).update(**assignment_fields(assignee_id, now))
     with database.cursor() as cursor:
         for start in range(0, len(ids), HISTORY_BATCH):
             chunk = ids[start : start + HISTORY_BATCH]
@@ -52,42 +62,59 @@ def move_tickets(queryset, *, assignee_id: int | None, actor, reason: str, now) 
             deltas = delta(old_assignee, channel, -1, deltas)
             deltas = delta(assignee_id, channel, +1, deltas)
     if deltas:
-        load_apply(deltas, using=queryset.db)
+        load_apply(deltas, using=using)
     return ids
 
 
-def _move_in_one_statement(queryset, assignee_id, now, history_meta) -> list[int]:
-    select_sql, select_params = (
-        queryset.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
-    )
+@cache
+def _select_by_ids_sql(using: str) -> str:
+    table = _quote(Ticket._meta.db_table)
+    columns = ", ".join(f"{table}.{_quote(c)}" for c in ("id", "assignee_id", "channel", "state"))
+    return f"SELECT {columns} FROM {table} WHERE {table}.{_quote('id')} = ANY(%s)"
+
+
+@cache
+def _move_sql(using: str) -> str:
+    """The move statement around its `{select}` of (id, assignee, channel, state): the same text
+    for every move, so it is built once per database."""
     table = _quote(Ticket._meta.db_table)
     returning = ", ".join(f"{table}.{_quote(field.column)}" for field in Ticket._meta.concrete_fields)
     held = ", ".join(f"'{state}'" for state in HELD_STATES)
-    fields = assignment_fields(assignee_id, now)
     per_channel = ", ".join(
         f"SUM(CASE WHEN cap = '{channel}' THEN n ELSE 0 END)::integer AS {_quote(channel)}"
         for channel in Channel.values
     )
-    sql = (
-        f"WITH old (id, old_assignee, old_channel, old_state) AS ({select_sql} FOR UPDATE OF {table}), "
-        f"moved AS (UPDATE {table} SET {_quote('assignee_id')} = %s, {_quote('assigned_at')} = %s, "
-        f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE {table}.{_quote('id')} = old.id "
-        f"RETURNING {returning}, old.old_assignee, old.old_state), "
-        f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
-        f"SELECT {_ticket_columns()}, %s, %s, %s, %s FROM moved), "
-        f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n FROM moved "
-        f"WHERE old_assignee IS NOT NULL AND old_state IN ({held}) "
-        f"UNION ALL SELECT {_quote('assignee_id')}, {capability_case_sql(_quote('channel'))}, 1 FROM moved "
-        f"WHERE {_quote('assignee_id')} IS NOT NULL AND {_quote('state')} IN ({held})), "
-        f"d AS (SELECT agent_id, {per_channel} FROM d0 GROUP BY agent_id), "
-        # Unreferenced, these run after the main query, in this order: load rows before
-        # membership rows, as every writer of them keeps (tickets.services.load).
-        f"up AS ({upsert_sql('d', queryset.db)}), "
-        f"mem AS ({memberships_sql('d', queryset.db)}) "
-        f"SELECT id FROM moved"
+    # Literal braces of the statement are doubled: it is a template for str.format.
+    return (
+        (
+            f"WITH old (id, old_assignee, old_channel, old_state) AS ({{select}} FOR UPDATE OF {table}), "
+            f"moved AS (UPDATE {table} SET {_quote('assignee_id')} = %s, {_quote('assigned_at')} = %s, "
+            f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE {table}.{_quote('id')} = old.id "
+            f"RETURNING {returning}, old.old_assignee, old.old_state), "
+            f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
+            f"SELECT {_ticket_columns()}, %s, %s, %s, %s FROM moved), "
+            f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n FROM moved "
+            f"WHERE old_assignee IS NOT NULL AND old_state IN ({held}) "
+            f"UNION ALL SELECT {_quote('assignee_id')}, {capability_case_sql(_quote('channel'))}, 1 FROM moved "
+            f"WHERE {_quote('assignee_id')} IS NOT NULL AND {_quote('state')} IN ({held})), "
+            f"d AS (SELECT agent_id, {per_channel} FROM d0 GROUP BY agent_id), "
+            # Unreferenced, these run after the main query, in this order: load rows before
+            # membership rows, as every writer of them keeps (tickets.services.load).
+            f"up AS ({upsert_sql('d', using)}), "
+            f"mem AS ({memberships_sql('d', using)}) "
+            f"SELECT id FROM moved"
+        )
+        .replace("{", "{{")
+        .replace("}", "}}")
+        .replace("{{select}}", "{select}")
     )
+
+
+def _move_in_one_statement(select_sql, select_params, using, assignee_id, now, history_meta) -> list[int]:
+    fields = assignment_fields(assignee_id, now)
+    sql = _move_sql(using).format(select=select_sql)
     params = [*select_params, fields["assignee_id"], fields["assigned_at"], fields["updated_at"], *history_meta]
-    with connections[queryset.db].cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
@@ -96,15 +123,6 @@ def assignment_fields(assignee_id: int | None, now) -> dict:
     """What a move writes on each ticket: a fresh assignment, not yet opened."""
     assigned_at = now if assignee_id else None
     return {"assignee_id": assignee_id, "assigned_at": assigned_at, "opened_at": None, "updated_at": now}
-
-
-def tickets_with_ids(ids) -> QuerySet:
-    """Tickets by id; on PostgreSQL with one array parameter rather than one per id, so any
-    number of ids fits in a statement."""
-    if connection.vendor == "postgresql":
-        column = f"{_quote(Ticket._meta.db_table)}.{_quote('id')}"
-        return Ticket.objects.filter(RawSQL(f"{column} = ANY(%s)", [list(ids)], output_field=BooleanField()))
-    return Ticket.objects.filter(pk__in=list(ids))
 
 
 def _quote(name: str) -> str:

@@ -28,19 +28,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from presence.eligibility import eligible_q
-from presence.models import TeamMembership
+from presence.eligibility import eligible_sql
+from presence.models import Channel, TeamMembership
 from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
-from tickets.services.moves import move_tickets, tickets_with_ids
+from tickets.services.moves import move_tickets
 
-ORDER = {
-    RoutingMethod.LOAD_BALANCE: ("overflow", "load", "agent_id"),
-    RoutingMethod.ROUND_ROBIN: ("overflow", F("last_assigned_at").asc(nulls_first=True), "agent_id"),
-}
 # At most this many members are locked by one page: enough for a mass re-route to spread well.
 PAGE_MAX = 64
 
@@ -56,41 +52,72 @@ class Member:
     last_turn: int = 0  # when, in this plan, they last got one
 
 
+def _tables() -> dict[str, str]:
+    from presence.models import AgentLoad, AgentPresence, AgentProfile, Status
+
+    return {
+        "membership": TeamMembership._meta.db_table,
+        "presence": AgentPresence._meta.db_table,
+        "status": Status._meta.db_table,
+        "load": AgentLoad._meta.db_table,
+        "profile": AgentProfile._meta.db_table,
+    }
+
+
+ORDER_SQL = {
+    RoutingMethod.LOAD_BALANCE: "m.overflow, m.load, m.agent_id",
+    RoutingMethod.ROUND_ROBIN: "m.overflow, m.last_assigned_at ASC NULLS FIRST, m.agent_id",
+}
+
+
 def _page(team_id: int, capability: str, chat: bool, method: str, size: int, skip) -> list[Member]:
     """The next `size` members of the team who can take such a ticket now, in the team's order,
-    locked (skipping those another transaction holds)."""
-    members = TeamMembership.objects.filter(team_id=team_id, routable_chat=True)
+    locked (skipping those another transaction holds).
+
+    One lean statement rather than the ORM's: it runs once per routed ticket, and joins only the
+    five rows a pick needs. The membership's routing columns pick through the index; the rule
+    is checked again on the presence row as it is once locked (PostgreSQL re-checks a locked
+    row's conditions if it changed meanwhile), and the room left on the load row likewise."""
+    if capability not in Channel.values:  # the column names below come from it
+        raise ValueError(f"Unknown capability {capability!r}")
+    skip = list(skip)
+    params: list = [team_id]
+    where = ["m.team_id = %s", "m.routable_chat"]
     if not chat:
-        members = members.filter(routable=True)
-    rows = (
-        members.filter(eligible_q("agent__presence__", chat=chat))
-        .filter(**{f"agent__agent_profile__can_{capability}": True})
-        .filter(**{f"agent__load__{capability}__lt": F(f"agent__agent_profile__capacity_{capability}")})
-        .exclude(agent_id__in=list(skip))
-        .order_by(*ORDER[method])
-        # The rows to lock must be in the select: the member's presence and load rows (inner
-        # joins, as the filters above need them).
-        .select_related("agent__presence", "agent__load", "agent__agent_profile")
-        .only(
-            "agent_id",
-            "overflow",
-            "load",
-            "agent__presence__agent_id",
-            "agent__load__agent_id",
-            f"agent__load__{capability}",
-            f"agent__agent_profile__capacity_{capability}",
-        )  # fmt: skip
-        .select_for_update(skip_locked=True, of=("agent__presence", "agent__load"))[:size]
-    )
-    return [
-        Member(
-            agent_id=row.agent_id,
-            overflow=row.overflow,
-            held=getattr(row.agent.load, capability),
-            capacity=getattr(row.agent.agent_profile, f"capacity_{capability}"),
-            load=row.load,
+        where.append("m.routable")
+    where += [
+        f"({eligible_sql('s', 'st', chat=chat)})",
+        f"p.can_{capability}",
+        f"l.{capability} < p.capacity_{capability}",
+    ]
+    if skip:
+        if connection.vendor == "postgresql":
+            where.append("NOT (m.agent_id = ANY(%s))")
+            params.append(skip)
+        else:
+            where.append(f"m.agent_id NOT IN ({', '.join(['%s'] * len(skip))})")
+            params += skip
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = connection.ops.for_update_sql(
+            skip_locked=connection.features.has_select_for_update_skip_locked,
+            of=("s", "l") if connection.features.has_select_for_update_of else (),
         )
-        for row in rows
+    sql = (
+        "SELECT m.agent_id, m.overflow, m.load, l.{capability}, p.capacity_{capability}"
+        " FROM {membership} m"
+        " JOIN {presence} s ON s.agent_id = m.agent_id"
+        " JOIN {status} st ON st.id = s.status_id"
+        " JOIN {load} l ON l.agent_id = m.agent_id"
+        " JOIN {profile} p ON p.user_id = m.agent_id"
+        " WHERE {where} ORDER BY {order} LIMIT %s {lock}"
+    ).format(capability=capability, where=" AND ".join(where), order=ORDER_SQL[method], lock=lock, **_tables())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, size])
+        rows = cursor.fetchall()
+    return [
+        Member(agent_id=agent_id, overflow=overflow, held=held, capacity=capacity, load=load)
+        for agent_id, overflow, load, held, capacity in rows
     ]
 
 
@@ -150,7 +177,10 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
     of a manual team, or that nobody can take now are returned as unrouted."""
     routed = Routed()
     team_ids = {t.team_id for t in tickets if t.team_id is not None}
-    methods = dict(TeamRouting.objects.filter(pk__in=team_ids).values_list("pk", "method")) if team_ids else {}
+    if all(hasattr(t, "routing_method") for t in tickets):  # read with the lock (lock_unassigned)
+        methods = {t.team_id: t.routing_method for t in tickets if t.routing_method}
+    else:
+        methods = dict(TeamRouting.objects.filter(pk__in=team_ids).values_list("pk", "method")) if team_ids else {}
     groups: dict[tuple, list[Ticket]] = defaultdict(list)
     for ticket in sorted(tickets, key=lambda t: (t.created_at, t.pk)):
         method = methods.get(ticket.team_id, RoutingMethod.MANUAL)
@@ -162,9 +192,7 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
     for (team_id, method, _, _), group in groups.items():
         placed = _place(group, team_id, method, exclude)
         for agent_id, batch in placed.items():
-            move_tickets(
-                tickets_with_ids(t.pk for t in batch), assignee_id=agent_id, actor=actor, reason=reason, now=now
-            )
+            move_tickets([t.pk for t in batch], assignee_id=agent_id, actor=actor, reason=reason, now=now)
             for ticket in batch:
                 ticket.assignee_id, ticket.assigned_at, ticket.opened_at = agent_id, now, None
             routed.assigned.setdefault(agent_id, []).extend(t.pk for t in batch)
@@ -180,9 +208,12 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
 
 
 def lock_unassigned(ticket_ids) -> list[Ticket]:
+    """Lock these tickets if they are still waiting, with their team's routing method read in the
+    same statement (`routing_method`, None for a team without routing)."""
     return list(
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(pk__in=list(ticket_ids), assignee__isnull=True, state__in=HELD_STATES)
+        .annotate(routing_method=F("team__routing__method"))
         .order_by("pk")
     )
 
