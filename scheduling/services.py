@@ -18,6 +18,7 @@ from presence.errors import ApplicationError
 from presence.models import AgentPresence, PresenceSettings, Source, StatusCategory
 from presence.saving import save_or_refuse
 from presence.services import presence_change_status, presence_request_status
+from presence.services.status_change import Change, presence_change_statuses
 from scheduling.models import Appointment, Shift, ShiftType
 
 BATCH_SIZE = 200
@@ -25,8 +26,8 @@ BATCH_SIZE = 200
 logger = logging.getLogger(__name__)
 
 
-def _due_ids(queryset, field: str, batch_size: int):
-    """Ids of the due rows in (`field`, id) order, a batch at a time, each batch a fresh read.
+def _due_batches(queryset, field: str, batch_size: int):
+    """Ids of the due rows in (`field`, id) order, a list per batch, each batch a fresh read.
 
     That is the order of the partial index on what is not yet applied, so the read starts at the
     oldest due row and never passes through applied ones, however long the schedule's history.
@@ -40,19 +41,51 @@ def _due_ids(queryset, field: str, batch_size: int):
         rows = list(page.order_by(field, "pk").values_list(field, "pk")[:batch_size])
         if not rows:
             return
-        yield from (pk for _, pk in rows)
+        yield [pk for _, pk in rows]
         after = rows[-1]
 
 
 def _claim(model, pk: int, field: str, *related: str):
     """Lock one schedule row whose `field` is still empty, or None if taken or done; `related`
     rows come with it (they are read, not locked)."""
-    return (
-        model.objects.select_for_update(skip_locked=True, of=("self",))
+    rows = _claim_many(model, [pk], field, *related)
+    return rows[0] if rows else None
+
+
+def _claim_many(model, pks: list[int], field: str, *related: str) -> list:
+    """Lock the schedule rows among `pks` whose `field` is still empty (passing over any another
+    sweep holds), in the order of `pks`; `related` rows come with them (read, not locked)."""
+    rows = {
+        row.pk: row
+        for row in model.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("agent", *related)
-        .filter(pk=pk, **{f"{field}__isnull": True})
-        .first()
-    )
+        .filter(pk__in=pks, **{f"{field}__isnull": True})
+        .order_by("pk")
+    }
+    return [rows[pk] for pk in pks if pk in rows]
+
+
+def _one_per_agent(rows: list) -> tuple[list, list]:
+    """The rows a batch can change together (the first of each agent), and the rest."""
+    seen, first, rest = set(), [], []
+    for row in rows:
+        (rest if row.agent_id in seen else first).append(row)
+        seen.add(row.agent_id)
+    return first, rest
+
+
+def _apply_batch(model, pks: list[int], apply_many, apply_one, now, *args) -> int:
+    """Apply a batch of due starts or ends together, in one transaction. Should that fail (a bad
+    row among them, say), the batch is rolled back and applied row by row, where a bad row is
+    skipped and marked (_apply_or_skip). Lost connections end the sweep; the next run retries."""
+    try:
+        with transaction.atomic():
+            return apply_many(pks, now, *args)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:  # noqa: BLE001 - retried row by row below, where the bad row is found
+        logger.info("A batch of %s %s failed; applying them one by one", len(pks), model._meta.verbose_name_plural)
+    return sum(_apply_or_skip(model, pk, apply_one, now, *args) for pk in pks)
 
 
 def _stamp(model, pk: int, field: str, now) -> None:
@@ -90,12 +123,54 @@ def shift_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     now = now or timezone.now()
     applied = 0
     ends = Shift.objects.filter(end__lte=now, end_applied_at__isnull=True)
-    for pk in _due_ids(ends, "end", batch_size):
-        applied += _apply_or_skip(Shift, pk, _shift_end, now)
+    for pks in _due_batches(ends, "end", batch_size):
+        applied += _apply_batch(Shift, pks, _shift_ends, _shift_end, now)
     starts = Shift.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
-    for pk in _due_ids(starts, "start", batch_size):
-        applied += _apply_or_skip(Shift, pk, _shift_start, now)
+    for pks in _due_batches(starts, "start", batch_size):
+        applied += _apply_batch(Shift, pks, _shift_starts, _shift_start, now)
     return applied
+
+
+def _signed_in_for(status):
+    def signed_in_for_work(presence) -> str | None:
+        # A receiving status is not given to someone who is not signed in: work would be
+        # routed to an empty chair. They get the login status when they sign in.
+        if presence.status.category == StatusCategory.OFFLINE and status.can_receive:
+            return "not signed in"
+        return None
+
+    return signed_in_for_work
+
+
+def _shift_starts(pks: list[int], now) -> int:
+    """Claim and stamp a batch of due shift starts, and change their agents together."""
+    shifts = _claim_many(Shift, pks, "start_applied_at", "shift_type__default_status")
+    shifts, later = _one_per_agent(shifts)
+    Shift.objects.filter(pk__in=[s.pk for s in shifts]).update(start_applied_at=now)
+    changes = [
+        Change(s.agent, s.shift_type.default_status, f"{s.shift_type.name} shift starts",
+               precondition=_signed_in_for(s.shift_type.default_status))
+        for s in shifts
+    ]  # fmt: skip
+    presence_change_statuses(changes, source=Source.SHIFT)
+    return len(shifts) + sum(_shift_start(s.pk, now) for s in later)
+
+
+def _shift_ends(pks: list[int], now) -> int:
+    """Claim and stamp a batch of due shift ends, and change their agents together."""
+    shifts = _claim_many(Shift, pks, "end_applied_at", "shift_type__end_status")
+    shifts, later = _one_per_agent(shifts)
+    # A shift missed entirely has its start stamped too: its start is moot now.
+    Shift.objects.filter(pk__in=[s.pk for s in shifts]).update(
+        end_applied_at=now, start_applied_at=Coalesce("start_applied_at", now)
+    )
+    changes = [
+        Change(s.agent, s.shift_type.end_status, f"{s.shift_type.name} shift ends")
+        for s in shifts
+        if s.shift_type.end_status is not None
+    ]
+    presence_change_statuses(changes, source=Source.SHIFT)
+    return len(shifts) + sum(_shift_end(s.pk, now) for s in later)
 
 
 def _shift_start(pk: int, now) -> bool:
@@ -106,17 +181,9 @@ def _shift_start(pk: int, now) -> bool:
         _stamp(Shift, pk, "start_applied_at", now)
         shift_type = shift.shift_type
         status = shift_type.default_status
-
-        def signed_in_for_work(presence) -> str | None:
-            # A receiving status is not given to someone who is not signed in: work would be
-            # routed to an empty chair. They get the login status when they sign in.
-            if presence.status.category == StatusCategory.OFFLINE and status.can_receive:
-                return "not signed in"
-            return None
-
         presence_change_status(
             shift.agent, status, actor=None, source=Source.SHIFT, reason=f"{shift_type.name} shift starts",
-            precondition=signed_in_for_work,
+            precondition=_signed_in_for(status),
         )  # fmt: skip
     return True
 
@@ -146,13 +213,60 @@ def appointment_apply_due(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     now = now or timezone.now()
     applied = 0
     ends = Appointment.objects.filter(end__lte=now, end_applied_at__isnull=True)
-    for pk in _due_ids(ends, "end", batch_size):
-        applied += _apply_or_skip(Appointment, pk, _appointment_end, now)
+    for pks in _due_batches(ends, "end", batch_size):
+        applied += _apply_batch(Appointment, pks, _appointment_ends, _appointment_end, now)
     default = PresenceSettings.load().appointment_default_status
     starts = Appointment.objects.filter(start__lte=now, end__gt=now, start_applied_at__isnull=True)
-    for pk in _due_ids(starts, "start", batch_size):
-        applied += _apply_or_skip(Appointment, pk, _appointment_start, now, default)
+    for pks in _due_batches(starts, "start", batch_size):
+        applied += _apply_batch(Appointment, pks, _appointment_starts, _appointment_start, now, default)
     return applied
+
+
+def _appointment_starts(pks: list[int], now, default_status) -> int:
+    """Claim and stamp a batch of due appointment starts, and change their agents together; a
+    self-booked status that needs approval files its request as _appointment_start does."""
+    appointments = _claim_many(Appointment, pks, "start_applied_at", "agent_status")
+    appointments, later = _one_per_agent(appointments)
+    Appointment.objects.filter(pk__in=[a.pk for a in appointments]).update(start_applied_at=now)
+    changes, made_for = [], {}
+    for appointment in appointments:
+        status = appointment.agent_status or default_status
+        if status is None:
+            continue
+        agent = appointment.agent
+        if status.requires_approval and appointment.booked_by_id == agent.pk:
+            presence_request_status(agent, status, actor=agent, source=Source.APPOINTMENT, reason=appointment.subject)
+            continue
+        changes.append(Change(agent, status, appointment.subject))
+        made_for[agent.pk] = appointment
+    results = presence_change_statuses(changes, source=Source.APPOINTMENT)
+    given = []  # what the end gives back: only what was applied
+    for agent_id, appointment in made_for.items():
+        change = results[agent_id]
+        if change.applied:
+            appointment.applied_status = change.presence.status
+            appointment.applied_since = change.presence.since
+            appointment.previous_status = change.old_status
+            given.append(appointment)
+    Appointment.objects.bulk_update(given, ["applied_status", "applied_since", "previous_status"])
+    return len(appointments) + sum(_appointment_start(a.pk, now, default_status) for a in later)
+
+
+def _appointment_ends(pks: list[int], now) -> int:
+    """Claim and stamp a batch of due appointment ends, and give their agents' previous statuses
+    back together (unless somebody changed the status during the appointment)."""
+    appointments = _claim_many(Appointment, pks, "end_applied_at", "previous_status", "applied_status")
+    appointments, later = _one_per_agent(appointments)
+    Appointment.objects.filter(pk__in=[a.pk for a in appointments]).update(
+        end_applied_at=now, start_applied_at=Coalesce("start_applied_at", now)
+    )
+    changes = [
+        Change(a.agent, a.previous_status, f"{a.subject} ended", if_status=a.applied_status, if_since=a.applied_since)
+        for a in appointments
+        if a.previous_status_id and a.applied_status_id
+    ]
+    presence_change_statuses(changes, source=Source.APPOINTMENT)
+    return len(appointments) + sum(_appointment_end(a.pk, now) for a in later)
 
 
 def _appointment_start(pk: int, now, default_status) -> bool:

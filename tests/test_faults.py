@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from presence.models import AgentPresence, Source, Status, StatusChangeLog
 from presence.services import (
-    automation,
     presence_change_status,
     presence_expire_timed_statuses,
     presence_record_heartbeat,
@@ -58,27 +57,30 @@ def test_a_database_error_inside_a_receiver_rolls_the_whole_change_back(agent, s
     assert not StatusChangeLog.objects.exists()
 
 
-def test_a_worker_killed_mid_sweep_leaves_whole_changes_and_the_next_run_finishes(statuses, monkeypatch):
+def test_a_worker_killed_mid_sweep_leaves_whole_changes_and_the_next_run_finishes(statuses):
+    """The sweep changes due agents a batch at a time, each batch in one transaction: a worker
+    killed in the middle of the second batch leaves the first whole and nothing of the second."""
     lunch = statuses["lunch"]
     agents = [AgentFactory(username=f"k{i}", status=lunch) for i in range(10)]
     AgentPresence.objects.update(since=timezone.now() - timedelta(hours=1))
-    real_change, calls = automation.presence_change_status, {"n": 0}
+    calls = {"n": 0}
 
-    def dies_on_the_fifth(*args, **kwargs):
+    def dies_on_the_fifth(sender, **kwargs):
         calls["n"] += 1
         if calls["n"] == 5:
             raise SystemExit("worker killed")
-        return real_change(*args, **kwargs)
 
-    monkeypatch.setattr(automation, "presence_change_status", dies_on_the_fifth)
-    with pytest.raises(SystemExit):
-        presence_expire_timed_statuses()
+    status_changed.connect(dies_on_the_fifth, dispatch_uid="test-killed")
+    try:
+        with pytest.raises(SystemExit):
+            presence_expire_timed_statuses(batch_size=3)
+    finally:
+        status_changed.disconnect(dispatch_uid="test-killed")
     changed = AgentPresence.objects.filter(status=statuses["available"]).count()
-    assert changed == 4  # whole changes only: each with its log row
-    assert StatusChangeLog.objects.filter(source="expiry").count() == 4
+    assert changed == 3  # the first batch, whole: each with its log row
+    assert StatusChangeLog.objects.filter(source="expiry").count() == 3
 
-    monkeypatch.setattr(automation, "presence_change_status", real_change)
-    assert presence_expire_timed_statuses() == 6
+    assert presence_expire_timed_statuses(batch_size=3) == 7
     assert AgentPresence.objects.filter(agent__in=agents, status=statuses["available"]).count() == 10
     assert StatusChangeLog.objects.filter(source="expiry").count() == 10
     assert Status.objects.get(slug="lunch").agents.count() == 0

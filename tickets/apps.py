@@ -14,11 +14,11 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from presence.reports import register_open_work_provider, register_report
-        from presence.signals import agent_deactivated, queues_joined, status_changed
+        from presence.signals import agent_deactivated, queues_joined, statuses_changed
         from presence.workload import register_workload_provider
         from tickets import receivers, reports
 
-        status_changed.connect(receivers.on_status_changed, dispatch_uid="tickets.on_status_changed")
+        statuses_changed.connect(receivers.on_statuses_changed, dispatch_uid="tickets.on_statuses_changed")
         queues_joined.connect(receivers.on_queues_joined, dispatch_uid="tickets.on_queues_joined")
         agent_deactivated.connect(receivers.on_agent_deactivated, dispatch_uid="tickets.on_agent_deactivated")
         register_workload_provider(receivers.ticket_workloads)

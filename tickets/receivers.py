@@ -1,40 +1,55 @@
 """How tickets react to presence (the dependency points from tickets to presence only)."""
 
+from collections import defaultdict
+
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 
 from presence.eligibility import status_receives_automatically
 from presence.models import AgentProfile, Channel, TeamMembership
 from presence.workload import Workload
-from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
+from tickets.models import HELD_STATES, MappingAction, RoutingMethod, TeamRouting, Ticket
 from tickets.services import mapping_for_change, team_queue_route, tickets_move_for_status_change
 from tickets.services.mappings import tickets_unassign_all
 
 
-def on_status_changed(
-    sender, *, agent, presence, old_status, new_status, actor, source, reason, config, **kwargs
-) -> None:
-    """Apply the re-assign mapping in the status change's transaction (T4); when the agent has
-    just become eligible, route their teams' waiting queues after it commits."""
-    action = mapping_for_change(old_status, new_status, source=source, config=config)
-    if action:
-        tickets_move_for_status_change(
-            agent, action, actor=actor, reason=f"{old_status.name} -> {new_status.name}: {action}"
-        )
-    if status_receives_automatically(new_status) and not status_receives_automatically(old_status):
+def on_statuses_changed(sender, *, changes, actor, source, config, **kwargs) -> None:
+    """Apply the re-assign mappings in the status changes' transaction (T4); for agents who have
+    just become eligible, route their teams' waiting queues after it commits.
+
+    Changes between the same two statuses share their mapping: unassigning is one statement for
+    all their agents; delegating and re-routing go agent by agent (they choose per ticket)."""
+    pairs: dict[tuple[int, int], list] = defaultdict(list)
+    for change in changes:
+        pairs[(change.old_status.pk, change.new_status.pk)].append(change)
+    eligible: list[int] = []
+    for group in pairs.values():
+        old_status, new_status = group[0].old_status, group[0].new_status
+        action = mapping_for_change(old_status, new_status, source=source, config=config)
+        reason = f"{old_status.name} -> {new_status.name}: {action}"
+        if action == MappingAction.UNASSIGN:
+            tickets_unassign_all([change.agent for change in group], actor=actor, reason=reason)
+        elif action:
+            for change in group:
+                tickets_move_for_status_change(change.agent, action, actor=actor, reason=reason)
+        if status_receives_automatically(new_status) and not status_receives_automatically(old_status):
+            eligible += [change.agent.pk for change in group]
+    if eligible:
         # After commit, when the queue group (if any) has set the active teams.
-        transaction.on_commit(lambda: _route_queues_of(agent.pk))
+        transaction.on_commit(lambda: _route_queues_of(eligible))
 
 
-def _route_queues_of(agent_id: int) -> None:
-    """Route the waiting queues of an agent's active, automatically routed teams."""
-    team_ids = list(
-        TeamMembership.objects.filter(agent_id=agent_id, active=True)
+def _route_queues_of(agent_ids: list[int]) -> None:
+    """Route the waiting queues of these agents' active, automatically routed teams."""
+    team_ids = (
+        TeamMembership.objects.filter(agent_id__in=agent_ids, active=True)
         .exclude(team__routing__method=RoutingMethod.MANUAL)
         .exclude(team__routing__isnull=True)
         .values_list("team_id", flat=True)
+        .distinct()
+        .order_by("team_id")
     )
-    for team_id in team_ids:
+    for team_id in list(team_ids):
         team_queue_route(team_id)
 
 

@@ -1,9 +1,10 @@
 """The automatic status paths (C3-C6, P5): sweeps over presence state, run by Celery beat.
 
 Every sweep is state-based (whoever is due when it runs is handled, so a missed run catches
-up), works through due agents in batches with one short transaction per agent, and re-checks
-under the agent's row lock what made them due, so two copies running at once, or a person
-acting at the same moment, never change an agent twice.
+up), works through due agents in batches, changing each batch together in one short
+transaction (presence_change_due), and re-checks under each agent's row lock what made them
+due, so two copies running at once, or a person acting at the same moment, never change an
+agent twice.
 """
 
 from datetime import timedelta
@@ -25,7 +26,13 @@ from presence.models import (
     StatusCategory,
     StillWorkingPrompt,
 )
-from presence.services.status_change import HEARTBEAT_WRITE_INTERVAL, first_in_interval, presence_change_status
+from presence.services.status_change import (
+    HEARTBEAT_WRITE_INTERVAL,
+    Change,
+    first_in_interval,
+    presence_change_due,
+    presence_change_status,
+)
 
 BATCH_SIZE = 200
 # Heartbeats and activity reach the database up to this late (they are coalesced): a sweep
@@ -59,13 +66,11 @@ def presence_expire_timed_statuses(*, now=None, batch_size: int = BATCH_SIZE) ->
     )
     for status in timed:
         due = AgentPresence.objects.filter(status=status, since__lte=now - timedelta(minutes=status.max_duration))
+        reason = f"{status.name} ended after {status.max_duration} min"
         for batch in _due_batches(due, batch_size):
-            for presence in batch:
-                changed += presence_change_status(
-                    presence.agent, status.return_status, actor=None, source=Source.EXPIRY,
-                    reason=f"{status.name} ended after {status.max_duration} min",
-                    if_status=status, if_since=presence.since,
-                ).applied  # fmt: skip
+            changes = [Change(presence.agent, status.return_status, reason, if_status=status, if_since=presence.since)
+                       for presence in batch]  # fmt: skip
+            changed += presence_change_due(changes, source=Source.EXPIRY)
     return changed
 
 
@@ -91,12 +96,10 @@ def presence_auto_offline(*, now=None, batch_size: int = BATCH_SIZE) -> int:
         Q(last_heartbeat__lt=cutoff) | Q(last_heartbeat__isnull=True, since__lt=cutoff)
     )
     changed = 0
+    reason = f"no heartbeat for {config.auto_offline_minutes} min"
     for batch in _due_batches(due, batch_size):
-        for presence in batch:
-            changed += presence_change_status(
-                presence.agent, target, actor=None, source=Source.AUTO_OFFLINE,
-                reason=f"no heartbeat for {config.auto_offline_minutes} min", precondition=silent,
-            ).applied  # fmt: skip
+        changes = [Change(presence.agent, target, reason, precondition=silent) for presence in batch]
+        changed += presence_change_due(changes, source=Source.AUTO_OFFLINE)
     return changed
 
 
@@ -144,16 +147,10 @@ def presence_idle_timeout(*, now=None, batch_size: int = BATCH_SIZE) -> int:
         due = AgentPresence.objects.filter(status=status, agent__agent_profile__licence_type__in=licences).filter(
             Q(last_activity__lt=cutoff) | Q(last_activity__isnull=True, since__lt=cutoff)
         )
+        reason = f"inactive for {minutes} min"
         for batch in _due_batches(due, batch_size):
-            for presence in batch:
-                with transaction.atomic():
-                    did = presence_change_status(
-                        presence.agent, offline, actor=None, source=Source.IDLE_TIMEOUT,
-                        reason=f"inactive for {minutes} min", if_status=status, precondition=idle,
-                    ).applied  # fmt: skip
-                    if did:
-                        agent_sessions_end(presence.agent)
-                changed += did
+            changes = [Change(p.agent, offline, reason, if_status=status, precondition=idle) for p in batch]
+            changed += presence_change_due(changes, source=Source.IDLE_TIMEOUT, after=agent_sessions_end)
     return changed
 
 
@@ -177,10 +174,13 @@ def agent_session_forget(session_key: str | None) -> None:
         AgentSession.objects.filter(session_key=session_key).delete()
 
 
-def agent_sessions_end(agent) -> int:
-    """End every tracked browser session of the agent (after the transaction commits)."""
-    keys = list(AgentSession.objects.filter(agent_id=agent.pk).values_list("session_key", flat=True))
-    AgentSession.objects.filter(agent_id=agent.pk).delete()
+def agent_sessions_end(agents) -> int:
+    """End every tracked browser session of the agent, or of each of a list of agents (after the
+    transaction commits)."""
+    agent_ids = [a.pk for a in agents] if isinstance(agents, list | tuple) else [agents.pk]
+    tracked = AgentSession.objects.filter(agent_id__in=agent_ids)
+    keys = list(tracked.values_list("session_key", flat=True))
+    tracked.delete()
     store: type[SessionBase] = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
 
     def end() -> None:

@@ -44,9 +44,15 @@ def memberships_sync(agent_ids) -> int:
     presences = {
         p.agent_id: p for p in AgentPresence.objects.select_related("status", "agent").filter(agent_id__in=ids)
     }
+    return memberships_sync_presences({agent_id: presences.get(agent_id) for agent_id in ids})
+
+
+def memberships_sync_presences(presences: dict[int, AgentPresence | None]) -> int:
+    """After changes to these (locked, freshly written) presences, by agent id: one statement
+    per distinct outcome of the rule, with no read."""
     groups: dict[tuple[bool, bool, bool], list[int]] = defaultdict(list)
-    for agent_id in ids:
-        groups[_flags(presences.get(agent_id))].append(agent_id)
+    for agent_id, presence in presences.items():
+        groups[_flags(presence)].append(agent_id)
     return sum(_write(group, flags) for flags, group in groups.items())
 
 

@@ -1,10 +1,12 @@
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from presence.errors import NotAnAgent, StatusNotSelectable
@@ -21,8 +23,8 @@ from presence.models import (
     StatusRequest,
     TeamMembership,
 )
-from presence.services.routing_columns import memberships_sync_presence
-from presence.signals import status_changed
+from presence.services.routing_columns import memberships_sync_presence, memberships_sync_presences
+from presence.signals import status_changed, statuses_changed
 from presence.workload import workload_of
 
 logger = logging.getLogger(__name__)
@@ -182,29 +184,9 @@ def _apply(agent, presence: AgentPresence, status: Status, *, actor, source, rea
     presence.save(update_fields=["status", "since", "pending_status"])
     config = PresenceSettings.load()
     if config.log_status_changes:
-        StatusChangeLog.objects.create(
-            agent_id=agent.pk,
-            from_status=old_status,
-            from_status_name=old_status.name,
-            to_status=status,
-            to_status_name=status.name,
-            actor_id=getattr(actor, "pk", None),
-            source=source,
-            reason=reason[:255],
-            at=presence.since,
-        )
+        _log_row(agent.pk, old_status, status, actor=actor, source=source, reason=reason, at=presence.since).save()
     _notify(agent, old_status, status, actor=actor, source=source, reason=reason)
-    status_changed.send(
-        sender=AgentPresence,
-        agent=agent,
-        presence=presence,
-        old_status=old_status,
-        new_status=status,
-        actor=actor,
-        source=source,
-        reason=reason,
-        config=config,
-    )
+    _send_changed([Applied(agent, presence, old_status, status, reason)], actor=actor, source=source, config=config)
     # The agent's memberships last: a receiver may have moved their tickets, and every writer
     # takes tickets before load counters before memberships, so nobody waits in a cycle.
     _apply_queue_group(agent, status)
@@ -213,8 +195,14 @@ def _apply(agent, presence: AgentPresence, status: Status, *, actor, source, rea
 
 
 def _notify(agent, old_status: Status, status: Status, *, actor, source, reason) -> None:
+    notice = _notice(agent.pk, old_status, status, actor=actor, source=source, reason=reason)
+    if notice is not None:
+        notice.save()
+
+
+def _notice(agent_id: int, old_status: Status, status: Status, *, actor, source, reason) -> Notice | None:
     """A notice for the agent when somebody else, or their schedule, changed their status (P11)."""
-    if source == Source.SUPERVISOR and getattr(actor, "pk", None) != agent.pk:
+    if source == Source.SUPERVISOR and getattr(actor, "pk", None) != agent_id:
         who = actor.get_username() if actor is not None else "A supervisor"
         kind = Notice.Kind.CHANGED_BY_SUPERVISOR
         text = f"{who} changed your status from {old_status.name} to {status.name}"
@@ -222,14 +210,185 @@ def _notify(agent, old_status: Status, status: Status, *, actor, source, reason)
         kind = Notice.Kind.CHANGED_BY_SCHEDULE
         text = f"Your {source.label.lower()} changed your status to {status.name}"
     else:
-        return
-    Notice.objects.create(agent_id=agent.pk, kind=kind, text=f"{text}{f': {reason}' if reason else ''}."[:400])
+        return None
+    return Notice(agent_id=agent_id, kind=kind, text=f"{text}{f': {reason}' if reason else ''}."[:400])
 
 
 def _set_pending(presence: AgentPresence, status: Status | None) -> None:
     presence.pending_status = status
     presence.save(update_fields=["pending_status"])
     memberships_sync_presence(presence)  # finishing agents take no new work
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One applied change, as `statuses_changed` reports it."""
+
+    agent: object
+    presence: AgentPresence
+    old_status: Status
+    new_status: Status
+    reason: str
+
+
+def _log_row(agent_id: int, old_status: Status, status: Status, *, actor, source, reason, at) -> StatusChangeLog:
+    return StatusChangeLog(
+        agent_id=agent_id,
+        from_status=old_status,
+        from_status_name=old_status.name,
+        to_status=status,
+        to_status_name=status.name,
+        actor_id=getattr(actor, "pk", None),
+        source=source,
+        reason=reason[:255],
+        at=at,
+    )
+
+
+def _send_changed(applied: list[Applied], *, actor, source, config) -> None:
+    """`status_changed` for each agent, then `statuses_changed` once for them all."""
+    for change in applied:
+        status_changed.send(
+            sender=AgentPresence, agent=change.agent, presence=change.presence, old_status=change.old_status,
+            new_status=change.new_status, actor=actor, source=source, reason=change.reason, config=config,
+        )  # fmt: skip
+    statuses_changed.send(sender=AgentPresence, changes=applied, actor=actor, source=source, config=config)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One agent's automatic change, for presence_change_statuses; the conditions are those of
+    presence_change_status."""
+
+    agent: object
+    status: Status
+    reason: str = ""
+    if_status: Status | None = None
+    if_since: datetime | None = None
+    precondition: Precondition | None = None
+
+
+def presence_change_statuses(changes: list[Change], *, source: str) -> dict[int, StatusChange]:
+    """Many automatic changes at once (the sweeps'), each exactly as presence_change_status would
+    make it, in statements that do not grow with the number of agents. Returns agent id -> what
+    the change did.
+
+    One transaction for all: the presence rows are locked in agent order and each change's
+    conditions are checked on its row under the lock. The plain changes are then written
+    together: one UPDATE per new status, the log rows and notices in one INSERT each,
+    `status_changed` per agent and `statuses_changed` once (the tickets app moves and routes
+    for them all in a few statements), and the memberships' routing columns per outcome.
+    A change that needs more (finishing first, cancelling finishing, a queue-group status, an
+    agent with no presence row yet) takes the one-agent path, in the same transaction. A
+    receiver that raises undoes the whole batch; callers then go one agent at a time.
+    """
+    source = Source(source)
+    if source in PERSON_SOURCES:
+        raise ValueError("A person's pick goes through presence_change_status.")
+    by_agent = {change.agent.pk: change for change in changes}
+    results: dict[int, StatusChange] = {}
+    with transaction.atomic():
+        locked = (
+            AgentPresence.objects.select_for_update(of=("self",))
+            .select_related("status", "agent")
+            .filter(agent_id__in=list(by_agent))
+            .order_by("agent_id")
+        )
+        presences = {presence.agent_id: presence for presence in locked}
+        queue_groups = set(
+            Status.teams.through.objects.filter(status_id__in={c.status.pk for c in changes})
+            .values_list("status_id", flat=True)
+            .distinct()
+        )
+        plain: list[tuple[AgentPresence, Change]] = []
+        for agent_id in sorted(by_agent):
+            change, presence = by_agent[agent_id], presences.get(agent_id)
+            if presence is None:  # never signed in: the one-agent path creates the row
+                results[agent_id] = presence_change_status(
+                    change.agent, change.status, actor=None, source=source, reason=change.reason,
+                    if_status=change.if_status, if_since=change.if_since, precondition=change.precondition,
+                )  # fmt: skip
+                continue
+            agent = presence.agent
+            skip = _failed_precondition(
+                agent, presence, change.status, change.if_status, change.if_since, False, change.precondition
+            )
+            if skip:
+                results[agent_id] = StatusChange(presence, Outcome.SKIPPED, reason=skip)
+            elif (
+                presence.status_id == change.status.pk
+                or _may_finish(presence, change.status, source)
+                or change.status.pk in queue_groups
+            ):
+                results[agent_id] = _apply(agent, presence, change.status, actor=None, source=source,
+                                           reason=change.reason)  # fmt: skip
+            else:
+                plain.append((presence, change))
+        if plain:
+            results |= _apply_many(plain, source)
+    return results
+
+
+def _may_finish(presence: AgentPresence, status: Status, source) -> bool:
+    """Whether the change may wait for open tickets (P4): `_apply` decides, with the workload."""
+    return source in DRAINING_SOURCES and status.drain and presence.status.can_receive
+
+
+def _apply_many(plain: list[tuple[AgentPresence, Change]], source) -> dict[int, StatusChange]:
+    now = timezone.now()
+    config = PresenceSettings.load()
+    by_status: dict[int, list[int]] = defaultdict(list)
+    for presence, change in plain:
+        by_status[change.status.pk].append(presence.agent_id)
+    for status_id, agent_ids in by_status.items():
+        AgentPresence.objects.filter(agent_id__in=agent_ids).update(status_id=status_id, since=now, pending_status=None)
+    applied = []
+    for presence, change in plain:
+        applied.append(Applied(presence.agent, presence, presence.status, change.status, change.reason))
+        presence.status, presence.since, presence.pending_status = change.status, now, None
+    if config.log_status_changes:
+        StatusChangeLog.objects.bulk_create(
+            [
+                _log_row(a.agent.pk, a.old_status, a.new_status, actor=None, source=source, reason=a.reason, at=now)
+                for a in applied
+            ]  # fmt: skip
+        )
+    notices = [_notice(a.agent.pk, a.old_status, a.new_status, actor=None, source=source, reason=a.reason)
+               for a in applied]  # fmt: skip
+    Notice.objects.bulk_create([notice for notice in notices if notice is not None])
+    _send_changed(applied, actor=None, source=source, config=config)
+    memberships_sync_presences({a.agent.pk: a.presence for a in applied})
+    return {a.agent.pk: StatusChange(a.presence, Outcome.APPLIED, old_status=a.old_status) for a in applied}
+
+
+def presence_change_due(changes: list[Change], *, source: str, after: Callable[[list], None] | None = None) -> int:
+    """A sweep's batch of due changes: together (presence_change_statuses), then `after(agents)`
+    for the agents changed, in one transaction. Should the batch fail for a reason other than a
+    lost connection, each change is made on its own (so one agent's trouble surfaces as it would
+    alone, and the others are not held back by it). Returns how many changed."""
+    try:
+        with transaction.atomic():
+            results = presence_change_statuses(changes, source=source)
+            changed = [change.agent for change in changes if results[change.agent.pk].applied]
+            if after is not None and changed:
+                after(changed)
+        return len(changed)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:  # noqa: BLE001 - retried below agent by agent, where it surfaces again
+        logger.warning("A batch of %s %s changes failed; making them one at a time", len(changes), source,
+                       exc_info=True)  # fmt: skip
+    count = 0
+    for change in changes:
+        with transaction.atomic():
+            did = presence_change_status(
+                change.agent, change.status, actor=None, source=source, reason=change.reason,
+                if_status=change.if_status, if_since=change.if_since, precondition=change.precondition,
+            ).applied  # fmt: skip
+            if did and after is not None:
+                after([change.agent])
+        count += did
+    return count
 
 
 def presence_cancel_finishing(agent, *, actor) -> AgentPresence:

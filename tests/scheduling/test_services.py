@@ -100,17 +100,18 @@ def test_sweep_pages_through_equal_start_times_and_passes_a_row_it_cannot_claim(
     held = shifts[2].pk
     from scheduling import services
 
-    claim = services._claim
+    claim = services._claim_many
     monkeypatch.setattr(
-        services, "_claim", lambda model, pk, field, *related: None if pk == held else claim(model, pk, field, *related)
-    )
+        services, "_claim_many", lambda model, pks, field, *related: claim(model, [pk for pk in pks if pk != held],
+                                                                           field, *related)
+    )  # fmt: skip
     # when
     with at(1):
         applied = shift_apply_due(batch_size=2)
     # then every other start is applied once, the held one waits for the next run, and the sweep ends
     assert applied == 4
     assert [slug(agent) for agent in agents] == ["available", "available", "not-ready", "available", "available"]
-    monkeypatch.setattr(services, "_claim", claim)
+    monkeypatch.setattr(services, "_claim_many", claim)
     with at(2):
         assert shift_apply_due(batch_size=2) == 1
     assert slug(agents[2]) == "available"

@@ -89,8 +89,9 @@ def mapping_delete(mapping: ReassignMapping, *, actor) -> None:
     mapping.delete()
 
 
-def tickets_unassign_all(agent, *, actor, reason: str) -> list[int]:
-    """Every ticket the agent holds to the Unassigned queue, history included, in one statement
-    on PostgreSQL (the UPDATE locks the rows it moves)."""
-    held = Ticket.objects.filter(assignee_id=agent.pk, state__in=HELD_STATES)
+def tickets_unassign_all(agents, *, actor, reason: str) -> list[int]:
+    """Every ticket the agent (or each of a list of agents) holds to the Unassigned queue,
+    history included, in one statement on PostgreSQL (the UPDATE locks the rows it moves)."""
+    agent_ids = [a.pk for a in agents] if isinstance(agents, list | tuple) else [agents.pk]
+    held = Ticket.objects.filter(assignee_id__in=agent_ids, state__in=HELD_STATES)
     return move_tickets(held, assignee_id=None, actor=actor, reason=reason, now=timezone.now())
