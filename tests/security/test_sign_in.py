@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from presence.services import sign_in
 from tests.factories import PASSWORD, AgentFactory, SupervisorFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
@@ -116,3 +117,21 @@ def test_a_supervisor_unlocks_an_agent_in_the_admin(client, api_client):
     assert "Unlocked: ann." in response.content.decode()
     assert _form(client, "ann", PASSWORD).status_code == 302
     assert _token(api_client, "ann", PASSWORD).status_code == 200
+
+
+def test_the_token_endpoint_still_signs_in_when_the_cache_is_down(api_client, monkeypatch, caplog):
+    """Redis down: the API's failure counts are skipped (with a warning), not a 500 for everyone."""
+    AgentFactory(username="ann")
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    for method in ("get", "set", "delete", "delete_many"):
+        monkeypatch.setattr(sign_in.cache, method, unreachable)
+
+    wrong = api_client.post("/api/v1/auth/token/", {"username": "ann", "password": "nope"}, format="json")
+    right = api_client.post("/api/v1/auth/token/", {"username": "ann", "password": PASSWORD}, format="json")
+
+    assert wrong.status_code == 400
+    assert right.status_code in (200, 201) and right.json()["token"]
+    assert "sign-in failures are not counted" in caplog.text
