@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/v1/", include("presence.api.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("api/v1/", include("scheduling.api.urls")),
+    path("api/v1/", include("webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file: our pages run no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

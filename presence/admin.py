@@ -37,6 +37,7 @@ from presence.models import (
     StatusRequest,
     Team,
     TeamMembership,
+    TeamOpeningHours,
 )
 from presence.services.approvals import supervisor_change_refusal
 from presence.services.status_change import check_selectable
@@ -279,11 +280,31 @@ class TeamMembershipInline(AgentPickerMixin, admin.TabularInline):
     fields = ["agent", "active"]
 
 
+class TeamOpeningHoursInline(admin.TabularInline):
+    """When the team is open, for its coverage alarm (C7): times in the team's time zone; a
+    closing time at or before the opening time closes the next day."""
+
+    model = TeamOpeningHours
+    extra = 0
+    fields = ["weekday", "opens", "closes"]
+
+
 @admin.register(Team)
 class TeamAdmin(SafeHistoryAdmin):
     list_display = ["name", "member_count"]
     search_fields = ["name"]
-    inlines = [TeamMembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name"]}),
+        (
+            "Coverage alarm",
+            {
+                "fields": ["coverage_minimum", "coverage_time_zone"],
+                "description": "During the opening hours below, the board, the API, webhooks and a mail to "
+                "the supervisors raise the alarm when fewer members than the minimum can receive work.",
+            },
+        ),
+    ]
+    inlines = [TeamMembershipInline, TeamOpeningHoursInline]
 
     @admin.display(description="members")
     def member_count(self, obj: Team) -> int:
@@ -296,6 +317,13 @@ class TeamAdmin(SafeHistoryAdmin):
         services.team_save(obj, actor=request.user)
 
     def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is TeamOpeningHours:
+            rows = formset.save(commit=False)
+            for hours in formset.deleted_objects:
+                services.team_opening_hours_delete(hours, actor=request.user)
+            for hours in rows:
+                services.team_opening_hours_save(hours, actor=request.user)
+            return
         if formset.model is not TeamMembership:
             return super().save_formset(request, form, formset, change)
         memberships = formset.save(commit=False)
@@ -339,7 +367,7 @@ class AgentProfileAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAd
     list_select_related = ["user", "delegate", "user__presence__status"]
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     fieldsets = [
-        (None, {"fields": ["user", "licence_type", "time_zone", "delegate", "teams", "phone_number"]}),
+        (None, {"fields": ["user", "licence_type", "time_zone", "language", "delegate", "teams", "phone_number"]}),
         ("Capabilities", {"fields": ["can_email", "can_chat", "can_phone", "can_video"]}),
         ("Capacity per channel", {"fields": ["capacity_email", "capacity_chat", "capacity_phone", "capacity_video"]}),
     ]

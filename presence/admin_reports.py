@@ -16,7 +16,7 @@ def reports_view(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("report") or "time-in-status"
     report = REPORTS.get(slug) or REPORTS["time-in-status"]
     form = PeriodForm(request.GET or None)
-    rows, chart, period = [], None, None
+    rows, chart, period, summary = [], None, None, None
     if form.is_valid() or not request.GET:
         form = form if request.GET else PeriodForm({})
         form.is_valid()
@@ -24,6 +24,8 @@ def reports_view(request: HttpRequest) -> HttpResponse:
         rows = report.compute(period)
         if report.slug == "time-in-status":
             chart = mark_safe(time_in_status_svg(rows))  # built from escaped values only
+        if report.summarize is not None and rows:
+            summary = report.summarize(rows)
     query = request.GET.copy()
     query["format"] = "csv"
     context = {
@@ -32,7 +34,9 @@ def reports_view(request: HttpRequest) -> HttpResponse:
         "reports": sorted(REPORTS.values(), key=lambda r: r.title),
         "report": report,
         "form": form,
-        "rows": [[row.get(column) for column in report.columns] for row in rows],
+        "headers": [report.label(column) for column in report.shown],
+        "rows": [[row.get(column) for column in report.shown] for row in rows],
+        "summary": summary,
         "chart": chart,
         "period": period,
         "csv_url": f"/api/v1/reports/{report.slug}/?{query.urlencode()}",

@@ -9,6 +9,8 @@ class PresenceConfig(AppConfig):
         "status": ("view", "add", "change", "delete"),
         "team": ("view", "add", "change", "delete"),
         "teammembership": ("view", "add", "change", "delete"),
+        "teamopeninghours": ("view", "add", "change", "delete"),  # with the team's minimum (C7)
+        "teamcoverage": (),  # kept by the coverage sweep
         "agentprofile": ("view", "add", "change", "delete"),
         "agentpresence": ("view", "change"),  # status changes go through the status service
         "statusrequest": ("view", "change"),  # decide: approve or reject
@@ -33,6 +35,16 @@ class PresenceConfig(AppConfig):
         "notice": "written by the status service, dismissed by the agent",
         "apitokenuse": "when each API token was last used, shown with the tokens (admins only)",
         "agentload": "open work per channel, kept by the tickets services",
+        "teamopeninghours": "edited on the team, with its minimum of routable agents (coverage alarm)",
+        "teamcoverage": "kept by the coverage sweep; shown on the board and at /api/v1/coverage/",
+    }
+    # The app's periodic tasks (config/periodic.py): beat name -> (task, every N seconds).
+    periodic_tasks = {
+        "presence-expire-timed-statuses": ("presence.tasks.expire_timed_statuses_task", 30),
+        "presence-auto-offline": ("presence.tasks.auto_offline_task", 30),
+        "presence-idle-timeout": ("presence.tasks.idle_timeout_task", 30),
+        "presence-wrap-up-expire": ("presence.tasks.wrap_up_expire_task", 30),
+        "presence-coverage-check": ("presence.tasks.coverage_check_task", 30),
     }
 
     def ready(self) -> None:
@@ -43,6 +55,7 @@ class PresenceConfig(AppConfig):
         from presence import receivers
 
         user_logged_in.connect(receivers.on_login, dispatch_uid="presence.on_login")
+        user_logged_in.connect(receivers.warm_language, dispatch_uid="presence.warm_language")
         user_logged_out.connect(receivers.on_logout, dispatch_uid="presence.on_logout")
         user_model = get_user_model()
         pre_save.connect(receivers.remember_account_before_save, sender=user_model, dispatch_uid="presence.user_pre")

@@ -4,6 +4,8 @@ filtering and counting in the database."""
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.lookups import GreaterThan
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from presence.eligibility import eligible_q, is_eligible
 from presence.models import AgentPresence, Channel, StatusCategory
@@ -11,13 +13,26 @@ from presence.workload import Workload
 
 
 class Availability(models.TextChoices):
-    OFFLINE = "offline", "Offline"
-    AWAY = "away", "Away"
-    FINISHING = "finishing", "Finishing"
-    NOT_RECEIVING = "not_receiving", "Not receiving"
-    BUSY = "busy", "Busy"
-    ACTIVE = "active", "Active"
-    FREE = "free", "Free"
+    OFFLINE = "offline", _("Offline")
+    AWAY = "away", _("Away")
+    FINISHING = "finishing", _("Finishing")
+    NOT_RECEIVING = "not_receiving", _("Not receiving")
+    BUSY = "busy", _("Busy")
+    ACTIVE = "active", _("Active")
+    FREE = "free", _("Free")
+
+
+# The board and the agent card show the value itself, in lower case, and translate it with
+# {% translate availability context "availability" %}; listed here so makemessages finds them.
+AVAILABILITY_WORDS = [
+    pgettext_lazy("availability", "offline"),
+    pgettext_lazy("availability", "away"),
+    pgettext_lazy("availability", "finishing"),
+    pgettext_lazy("availability", "not_receiving"),
+    pgettext_lazy("availability", "busy"),
+    pgettext_lazy("availability", "active"),
+    pgettext_lazy("availability", "free"),
+]
 
 
 # The categories that decide availability before the routing rule is asked.

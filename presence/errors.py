@@ -31,6 +31,14 @@ class StatusChangeRefused(ApplicationError):
     http_status = 409
 
 
+class ConfirmationRequired(ApplicationError):
+    """A warning that needs a yes before the change goes ahead (the coverage alarm's "Switch
+    anyway?"): the same request again with confirm=true proceeds."""
+
+    code = "confirmation_required"
+    http_status = 409
+
+
 class StatusInUse(ApplicationError):
     code = "status_in_use"
     http_status = 409

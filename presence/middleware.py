@@ -1,3 +1,6 @@
+from django.utils import translation
+
+from presence.selectors import agent_language
 from presence.services import presence_record_activity
 
 # Requests the agent panel makes by itself: they say the page is open, not that anyone is there.
@@ -29,3 +32,24 @@ class AgentActivityMiddleware:
         ):
             presence_record_activity(user)
         return response
+
+
+class AgentLanguageMiddleware:
+    """An agent who picked a language on their profile gets it, whatever the browser asks for.
+
+    Runs after LocaleMiddleware (which chose from Accept-Language) and AuthenticationMiddleware;
+    without a choice LocaleMiddleware's pick stands. The choice is read through the cache, so a
+    page costs no extra query once the agent's language is known.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = agent_language(user) if user is not None and user.is_authenticated else ""
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        # LocaleMiddleware, outside this one, sets Content-Language from the language still active.
+        return self.get_response(request)

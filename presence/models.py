@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from presence.constraints import CaseInsensitiveUnique
@@ -40,22 +41,22 @@ class LicenceType(models.TextChoices):
 class Source(models.TextChoices):
     """Every path that can change a status (P2)."""
 
-    DROPDOWN = "dropdown", "Header dropdown"
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    SUPERVISOR = "supervisor", "Supervisor"
-    APPROVAL = "approval", "Approval"
-    SHIFT = "shift", "Shift"
-    APPOINTMENT = "appointment", "Appointment"
-    IDLE_TIMEOUT = "idle_timeout", "Idle timeout"
-    AUTO_OFFLINE = "auto_offline", "Auto-offline"
-    KICKED_OUT = "kicked_out", "Kicked out"
-    EXPIRY = "expiry", "Timed status expiry"
-    DRAIN = "drain", "Finishing done"
-    LOGIN = "login", "Login"
-    LOGOUT = "logout", "Logout"
-    TELEPHONY = "telephony", "Phone system"
-    SYSTEM = "system", "System"
+    DROPDOWN = "dropdown", _("Header dropdown")
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    APPROVAL = "approval", _("Approval")
+    SHIFT = "shift", _("Shift")
+    APPOINTMENT = "appointment", _("Appointment")
+    IDLE_TIMEOUT = "idle_timeout", _("Idle timeout")
+    AUTO_OFFLINE = "auto_offline", _("Auto-offline")
+    KICKED_OUT = "kicked_out", _("Kicked out")
+    EXPIRY = "expiry", _("Timed status expiry")
+    DRAIN = "drain", _("Finishing done")
+    LOGIN = "login", _("Login")
+    LOGOUT = "logout", _("Logout")
+    TELEPHONY = "telephony", _("Phone system")
+    SYSTEM = "system", _("System")
 
 
 # Sources by which a person picks a status; the rest are automatic or system paths.
@@ -87,6 +88,24 @@ class Team(models.Model):
 
     name = models.CharField(max_length=100)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="presence_teams")
+    # The coverage alarm (C7): during the team's opening hours (TeamOpeningHours, read in this
+    # time zone) at least this many members must be routable; 0 turns the alarm off.
+    coverage_minimum = models.PositiveSmallIntegerField(
+        _("minimum routable agents"),
+        default=0,
+        help_text=_(
+            "During opening hours, the coverage alarm goes off when fewer members than this get work "
+            "automatically. 0: no alarm."
+        ),
+    )
+    coverage_time_zone = models.CharField(
+        _("opening hours' time zone"),
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_time_zone],
+        help_text=_("The time zone of the opening hours, such as Europe/Berlin. Empty: the site's time zone."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -139,6 +158,64 @@ class TeamMembership(models.Model):
         error = agent_error(self.agent_id)
         if error:
             raise ValidationError({"agent": error})
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class TeamOpeningHours(models.Model):
+    """When a team is open (C7): on `weekday` from `opens` to `closes`, wall-clock times in the
+    team's coverage time zone. `closes` at or before `opens` runs past midnight into the next
+    day (22:00-06:00; 08:00-08:00 is 24 hours). A team without rows is never open."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"), help_text=_("At or before the opening time: closes the next day."))
+
+    class Meta:
+        ordering = ["team", "weekday", "opens"]
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6), name="opening_hours_weekday_0_6"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class TeamCoverage(models.Model):
+    """A team's coverage as the last sweep saw it (C7; presence.services.coverage): kept by
+    `coverage_check` only, read by the board, the API and nobody else.
+
+    `required` is the minimum in force (0 while the team is closed or has no alarm), `routable`
+    its members who get work automatically, `deficit` what is missing, and `since` when the
+    current deficit began (empty while covered)."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, primary_key=True, related_name="coverage")
+    open = models.BooleanField(default=False)
+    required = models.PositiveSmallIntegerField(default=0)
+    routable = models.PositiveIntegerField(default=0)
+    deficit = models.PositiveSmallIntegerField(default=0)
+    since = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("team coverage")
+        verbose_name_plural = _("team coverage")
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.routable} of {self.required}"
 
 
 class StatusQuerySet(models.QuerySet):
@@ -389,6 +466,14 @@ class AgentProfile(models.Model):
         blank=True,
         validators=[RegexValidator(r"^\+?[0-9 ()./-]{3,31}$", "Enter a phone number such as +49 30 1234567.")],
         help_text="Where calls go while the agent is in a status that forwards calls to the phone.",
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_("The language of the agent's pages. Empty: follow the browser's language."),
     )
     history = HistoricalRecords()
 
@@ -670,7 +755,7 @@ class PresenceSettings(models.Model):
         if obj is None:
             offline = Status.objects.get(slug=Status.OFFLINE)
             available = Status.objects.filter(slug=Status.AVAILABLE).first() or offline
-            obj, _ = cls.objects.get_or_create(
+            obj, _created = cls.objects.get_or_create(
                 pk=cls.SINGLETON_PK,
                 defaults={"login_status": available, "auto_offline_status": offline},
             )

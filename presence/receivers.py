@@ -7,6 +7,7 @@ from presence.models import (
     Status,
     StatusCategory,
 )
+from presence.selectors import agent_language
 from presence.services import (
     agent_deactivate,
     agent_session_forget,
@@ -34,6 +35,13 @@ def on_login(sender, request, user, **kwargs) -> None:
         user, login_status, actor=user, source=Source.LOGIN,
         precondition=lambda presence: None if presence.status.category == StatusCategory.OFFLINE else "signed in",
     )  # fmt: skip
+
+
+def warm_language(sender, request, user, **kwargs) -> None:
+    """Read the profile's page language once at sign-in, so AgentLanguageMiddleware finds it in
+    the cache and a page costs no query for it."""
+    if user is not None and user.is_authenticated:
+        agent_language(user)
 
 
 def on_logout(sender, request, user, **kwargs) -> None:

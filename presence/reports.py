@@ -7,7 +7,7 @@ the API can answer JSON or CSV and the admin can show a table from the same func
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -30,11 +30,35 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """Totals above a report's table, as people read them: a header, a row per agent, a total."""
+
+    header: list[str]
+    rows: list[list[str]]
+    footer: list[str]
+
+
+@dataclass(frozen=True)
 class Report:
+    """A report: `columns` are the keys of its rows, as the API and the CSV give them (durations
+    in seconds, for machines, and as h:mm, for people); the admin's table shows them under their
+    `labels`, all but the `hidden` ones, and the `summarize`d totals above them."""
+
     slug: str
     title: str
     columns: list[str]
     compute: Callable[[Period], list[dict]]
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    hidden: tuple[str, ...] = ()
+    summarize: Callable[[list[dict]], Summary] | None = None
+
+    def label(self, column: str) -> str:
+        return self.labels.get(column) or column.replace("_", " ").capitalize()
+
+    @property
+    def shown(self) -> list[str]:
+        """The columns of the admin's table: not the machine-only ones (seconds)."""
+        return [column for column in self.columns if column not in self.hidden]
 
 
 REPORTS: dict[str, Report] = {}
@@ -54,6 +78,25 @@ _open_work: OpenWorkProvider | None = None
 def register_open_work_provider(provider: OpenWorkProvider | None) -> None:
     global _open_work
     _open_work = provider
+
+
+def open_work(agent_ids: list[int], since: datetime, until: datetime) -> dict[int, list[Interval]]:
+    """When each agent held open work (merged intervals), as the tickets app tells; {} without it."""
+    if _open_work is None or not agent_ids:
+        return {}
+    return _open_work(agent_ids, since, until)
+
+
+# --- durations as people read them --------------------------------------------------------------------------
+
+
+def hours_minutes(seconds: float | None) -> str:
+    """A duration as h:mm, rounded to the nearest minute ("8:05"; "26:30" past a day): how every
+    report, table and chart alike, shows time."""
+    if seconds is None:
+        return ""
+    minutes = int((seconds + 30) // 60)  # half a minute and more rounds up
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 # --- interval arithmetic ----------------------------------------------------------------------------
@@ -77,6 +120,13 @@ def subtract(intervals: list[Interval], holes: list[Interval]) -> list[Interval]
             ]
         result.extend(pieces)
     return result
+
+
+def intersect(intervals: list[Interval], others: list[Interval]) -> list[Interval]:
+    """The parts of `intervals` inside one of `others` (merged: none overlaps another)."""
+    return [
+        (max(a, c), min(b, d)) for a, b in intervals for c, d in others if min(b, d) > max(a, c)
+    ]  # fmt: skip
 
 
 def split_by_day(start: datetime, end: datetime, zone) -> list[tuple[str, datetime, datetime]]:
@@ -151,9 +201,9 @@ def time_in_status(period: Period) -> list[dict]:
     statuses = {s.pk: s for s in Status.objects.all()}
     wait_for_close = {pk for pk, s in statuses.items() if s.count_time_after_dialogs_closed}
     busy: dict[int, list[Interval]] = {}
-    if wait_for_close and _open_work is not None:
+    if wait_for_close:
         agents = [a for a, pieces in intervals.items() if any(s in wait_for_close for s, _, _ in pieces)]
-        busy = _open_work(agents, period.since, period.until) if agents else {}
+        busy = open_work(agents, period.since, period.until)
     usernames = dict(AgentProfile.objects.filter(user_id__in=list(intervals)).values_list("user_id", "user__username"))
     totals: dict[tuple, float] = defaultdict(float)
     for agent_id, pieces in intervals.items():
@@ -172,6 +222,7 @@ def time_in_status(period: Period) -> list[dict]:
             "status": status_id,
             "status_name": statuses[status_id].name if status_id in statuses else "(deleted)",
             "seconds": round(seconds),
+            "duration": hours_minutes(round(seconds)),
         }
         for (agent_id, day, status_id), seconds in sorted(totals.items(), key=lambda kv: _order(kv[0], usernames))
         if seconds >= 0.5
@@ -205,53 +256,135 @@ def status_log_rows(period: Period) -> list[dict]:
     ]
 
 
-TIME_IN_STATUS_COLUMNS = ["username", "day", "status_name", "seconds"]
+# --- totals: what the chart draws and the summary table lists ------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusTotals:
+    """Time in status over a report's days, in seconds: per agent and status, per agent, per
+    status, in all. The chart and the totals table are both drawn from one of these, so they
+    show the same numbers, rounded the same way (hours_minutes)."""
+
+    agents: list[tuple[int, str]]  # (agent id, username), by username
+    statuses: list[tuple[int, str, str]]  # (status id, name, colour), in the catalogue's order
+    seconds: dict[tuple[int, int], int]  # (agent id, status id) -> seconds
+    per_agent: dict[int, int]
+    per_status: dict[int, int]
+    total: int
+
+
+def time_in_status_totals(rows: list[dict]) -> StatusTotals:
+    seconds: dict[tuple[int, int], int] = defaultdict(int)
+    per_agent: dict[int, int] = defaultdict(int)
+    per_status: dict[int, int] = defaultdict(int)
+    usernames, names = {}, {}
+    for row in rows:
+        seconds[(row["agent"], row["status"])] += row["seconds"]
+        per_agent[row["agent"]] += row["seconds"]
+        per_status[row["status"]] += row["seconds"]
+        usernames[row["agent"]], names[row["status"]] = row["username"], row["status_name"]
+    catalogue = [(pk, name, colour) for pk, name, colour in Status.objects.values_list("pk", "name", "color")]
+    known = {pk for pk, _, _ in catalogue}
+    statuses = [entry for entry in catalogue if entry[0] in per_status] + sorted(
+        (pk, names[pk], "#999999") for pk in per_status if pk not in known
+    )
+    return StatusTotals(
+        agents=sorted(usernames.items(), key=lambda item: (item[1], item[0])),
+        statuses=statuses,
+        seconds=dict(seconds),
+        per_agent=dict(per_agent),
+        per_status=dict(per_status),
+        total=sum(per_agent.values()),
+    )
+
+
+def time_in_status_summary(rows: list[dict]) -> Summary:
+    """Agents down, statuses across, h:mm in each cell, totals per agent and per status."""
+    totals = time_in_status_totals(rows)
+    return Summary(
+        header=["Agent", *(name for _, name, _ in totals.statuses), "Total"],
+        rows=[
+            [
+                username,
+                *(hours_minutes(totals.seconds.get((agent_id, status_id))) for status_id, _, _ in totals.statuses),
+                hours_minutes(totals.per_agent[agent_id]),
+            ]
+            for agent_id, username in totals.agents
+        ],
+        footer=[
+            "Total", *(hours_minutes(totals.per_status[status_id]) for status_id, _, _ in totals.statuses),
+            hours_minutes(totals.total),
+        ],
+    )  # fmt: skip
+
+
+TIME_IN_STATUS_COLUMNS = ["username", "day", "status_name", "seconds", "duration"]
+TIME_IN_STATUS_LABELS = {
+    "username": "Agent", "day": "Day", "status_name": "Status", "seconds": "Seconds", "duration": "Time in status",
+}  # fmt: skip
 STATUS_LOG_COLUMNS = ["at", "username", "from_status", "to_status", "source", "actor", "reason"]
-register_report(Report("time-in-status", "Time in status per agent per day", TIME_IN_STATUS_COLUMNS, time_in_status))
-register_report(Report("status-log", "Status change log", STATUS_LOG_COLUMNS, status_log_rows))
+STATUS_LOG_LABELS = {
+    "at": "Time", "username": "Agent", "from_status": "From", "to_status": "To", "source": "Source",
+    "actor": "Changed by", "reason": "Reason",
+}  # fmt: skip
+register_report(
+    Report(
+        "time-in-status",
+        "Time in status per agent per day",
+        TIME_IN_STATUS_COLUMNS,
+        time_in_status,
+        labels=TIME_IN_STATUS_LABELS,
+        hidden=("seconds",),
+        summarize=time_in_status_summary,
+    )
+)
+register_report(Report("status-log", "Status change log", STATUS_LOG_COLUMNS, status_log_rows, STATUS_LOG_LABELS))
 
 
 # --- chart (R3) -----------------------------------------------------------------------------------------------
 
 
 def time_in_status_svg(rows: list[dict], *, width: int = 760, bar_height: int = 22) -> str:
-    """A stacked horizontal bar per agent: time in each status over the period, in status colours."""
-    colours = dict(Status.objects.values_list("pk", "color"))
-    per_agent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    names: dict[int, str] = {}
-    for row in rows:
-        per_agent[row["username"]][row["status"]] += row["seconds"]
-        names[row["status"]] = row["status_name"]
-    if not per_agent:
+    """A stacked horizontal bar per agent: time in each status over the period, in status colours,
+    each piece titled with its h:mm and each bar ending in the agent's total, the numbers of the
+    totals table (time_in_status_summary)."""
+    totals = time_in_status_totals(rows)
+    if not totals.agents:
         return (
             '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30" role="img">'
             '<text x="0" y="20">No data for this period.</text></svg>'
         )
-    longest = max(sum(v.values()) for v in per_agent.values()) or 1
-    label_w, legend_h = 110, 24 * ((len(names) + 3) // 4)
-    height = len(per_agent) * (bar_height + 8) + legend_h + 30
+    longest = max(totals.per_agent.values()) or 1
+    label_w, total_w = 110, 60
+    legend_h = 24 * ((len(totals.statuses) + 3) // 4)
+    height = len(totals.agents) * (bar_height + 8) + legend_h + 30
+    scale = (width - label_w - total_w) / longest
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         'aria-label="Time in status per agent" font-family="sans-serif" font-size="12">'
     ]
-    for i, (username, by_status) in enumerate(sorted(per_agent.items())):
+    for i, (agent_id, username) in enumerate(totals.agents):
         y = i * (bar_height + 8)
         parts.append(f'<text x="0" y="{y + 15}">{escape(username)}</text>')
         x = label_w
-        for status_id, seconds in sorted(by_status.items()):
-            w = (width - label_w - 10) * seconds / longest
-            colour = escape(colours.get(status_id, "#999"))
+        for status_id, name, colour in totals.statuses:
+            seconds = totals.seconds.get((agent_id, status_id))
+            if not seconds:
+                continue
+            w = seconds * scale
             parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{colour}">'
-                f"<title>{escape(names[status_id])}: {seconds / 3600:.2f} h</title></rect>"
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{escape(colour)}" '
+                f'data-agent="{escape(username)}" data-status="{escape(name)}" data-seconds="{seconds}">'
+                f"<title>{escape(username)}, {escape(name)}: {hours_minutes(seconds)}</title></rect>"
             )
             x += w
-    y0 = len(per_agent) * (bar_height + 8) + 10
-    for i, (status_id, name) in enumerate(sorted(names.items(), key=lambda kv: kv[1])):
+        total = hours_minutes(totals.per_agent[agent_id])
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="total" data-agent="{escape(username)}">{total}</text>')
+    y0 = len(totals.agents) * (bar_height + 8) + 10
+    for i, (_, name, colour) in enumerate(totals.statuses):
         x, y = (i % 4) * 185, y0 + (i // 4) * 24
-        colour = escape(colours.get(status_id, "#999"))
         parts.append(
-            f'<rect x="{x}" y="{y}" width="14" height="14" fill="{colour}"/>'
+            f'<rect x="{x}" y="{y}" width="14" height="14" fill="{escape(colour)}"/>'
             f'<text x="{x + 20}" y="{y + 12}">{escape(name)}</text>'
         )
     parts.append("</svg>")

@@ -25,7 +25,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 CRUD = ("view", "add", "change", "delete")
 
 # The project's apps whose every model needs a row in the role matrix.
-PROJECT_APPS = ("presence", "tickets", "scheduling")
+PROJECT_APPS = ("presence", "tickets", "scheduling", "webhooks")
 
 
 def supervisor_permissions(apps=global_apps) -> dict[str, tuple[str, ...]]:

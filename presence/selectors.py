@@ -3,9 +3,12 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from presence.adherence import NOTHING, Adherence
 from presence.availability import availability_expression
 from presence.eligibility import eligible_q, is_eligible, is_overflow, overflow_q
 from presence.errors import NotAnAgent
@@ -63,10 +66,30 @@ def presence_get(agent) -> AgentPresence:
     return presence
 
 
+AGENT_LANGUAGE_CACHE_SECONDS = 300
+
+
+def agent_language_cache_key(user_id) -> str:
+    return f"presence:language:{user_id}"
+
+
+def agent_language(user) -> str:
+    """The language an agent picked on their profile ("" for none, or for a user who is no agent).
+
+    Cached because every page asks; agent_profile_save drops the entry, other writes show within
+    AGENT_LANGUAGE_CACHE_SECONDS."""
+    key = agent_language_cache_key(user.pk)
+    language = cache.get(key)
+    if language is None:
+        language = AgentProfile.objects.filter(user_id=user.pk).values_list("language", flat=True).first() or ""
+        cache.set(key, language, AGENT_LANGUAGE_CACHE_SECONDS)
+    return language
+
+
 def agent_profile_get(user) -> AgentProfile:
     profile = AgentProfile.objects.filter(user_id=user.pk).select_related("user").first()
     if profile is None:
-        raise NotAnAgent(f'User "{user.get_username()}" is not an agent.')
+        raise NotAnAgent(_('User "%(username)s" is not an agent.') % {"username": user.get_username()})
     return profile
 
 
@@ -124,6 +147,14 @@ def header_state(user) -> dict:
         "pending_status": presence.pending_status.name if presence.pending_status_id else None,
         "requested_status": pending_request.status.name if pending_request else None,
         "wrap_up": presence.status.slug == Status.AFTER_CALL_WORK,
+        # The line under the dropdown, in the page's language (the script writes it as it is).
+        "note": (
+            _("Waiting for approval: %(status)s") % {"status": pending_request.status.name}
+            if pending_request
+            else _("Finishing before %(status)s") % {"status": presence.pending_status.name}
+            if presence.pending_status_id
+            else ""
+        ),
     }
 
 
@@ -135,6 +166,7 @@ class BoardRow:
     workload: Workload
     pending_request: StatusRequest | None
     live_chat: bool = False  # counts as online for live chat (T6)
+    adherence: Adherence = NOTHING  # fits their shift, break budget (C8)
 
     @property
     def agent(self):
@@ -208,7 +240,9 @@ def board(
 ) -> Board:
     """The supervisor board (U3): one page of agents matching the filters, and the counts over
     every agent, in a constant number of queries whatever the number of agents (the filters,
-    the availability and the counts run in the database)."""
+    the availability and the counts run in the database). Adherence (C8) is the page's agents'
+    only: one or two queries of the provider's."""
+    from presence.adherence import adherence
     from presence.workload import workloads
 
     agents = _board_agents()
@@ -224,6 +258,7 @@ def board(
     profiles = list(agents[(page - 1) * BOARD_PAGE_SIZE : page * BOARD_PAGE_SIZE])
     ids = [p.user_id for p in profiles]
     loads = workloads(ids)
+    fits = adherence(ids)
     requests = StatusRequest.objects.filter(state=StatusRequest.State.PENDING).select_related("status")
     pending = {r.agent_id: r for r in requests.filter(agent_id__in=ids)}
     rows = [
@@ -234,6 +269,7 @@ def board(
             workload=loads.get(p.user_id, NO_WORK),
             pending_request=pending.get(p.user_id),
             live_chat=bool(p.live_chat),
+            adherence=fits.get(p.user_id, NOTHING),
         )
         for p in profiles
     ]
@@ -354,8 +390,11 @@ def my_notices(user) -> list[dict]:
 
 
 def panel_context(user) -> dict:
-    """What the agent panel shows of presence beyond the header: notices (P11) and queues (P10)."""
-    return {"presence_notices": my_notices(user), "my_queues": my_queues(user)}
+    """What the agent panel shows of presence beyond the header: notices (P11), queues (P10) and
+    the break left in the running shift (C8)."""
+    from presence.adherence import adherence_of
+
+    return {"presence_notices": my_notices(user), "my_queues": my_queues(user), "my_shift": adherence_of(user.pk)}
 
 
 def call_targets() -> list[dict]:

@@ -29,3 +29,9 @@ agent_deactivated = Signal()
 # is written. Keyword arguments: request (the StatusRequest, with agent and status), decision
 # ("approved" or "rejected"), actor (who decided), reason (theirs, may be empty).
 status_request_decided = Signal()
+
+# Sent by the coverage sweep (presence.services.coverage.coverage_check, C7) inside its
+# transaction, once per sweep that saw a team's deficit start, change or clear. Keyword
+# arguments: changes (a list of presence.services.coverage.CoverageChange: team, open, required,
+# routable, deficit, previous_deficit, since, changed_at). `webhooks` sends `coverage.changed`.
+coverage_changed = Signal()

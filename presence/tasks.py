@@ -35,3 +35,10 @@ def wrap_up_expire_task() -> int:
     ended = services.presence_wrap_up_expire()
     logger.info("After call work: %d agent(s) past the maximum returned", ended)
     return ended
+
+
+@shared_task
+def coverage_check_task() -> int:
+    changed = len(services.coverage_check())
+    logger.info("Coverage check: %d team(s) whose deficit changed", changed)
+    return changed

@@ -7,13 +7,17 @@ from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from presence import selectors, services
 from presence.availability import Availability
+from presence.coverage import coverage_alarms, coverage_switch_question, coverage_switch_warnings
+from presence.decorators import agent_required
 from presence.errors import ApplicationError
 from presence.http import post_view, safe_next
 from presence.limits import REASON_MAX_LENGTH
-from presence.models import AgentProfile, Source, Status, StatusRequest, Team
+from presence.models import Source, Status, StatusRequest, Team
 
 User = get_user_model()
 supervisor_required = user_passes_test(selectors.is_supervisor)
@@ -21,9 +25,11 @@ supervisor_required = user_passes_test(selectors.is_supervisor)
 
 class StatusChoiceForm(forms.Form):
     status = forms.ModelChoiceField(
-        queryset=Status.objects.all(), error_messages={"invalid_choice": "Choose a status from the list."}
+        queryset=Status.objects.all(), error_messages={"invalid_choice": gettext_lazy("Choose a status from the list.")}
     )
     reason = forms.CharField(max_length=REASON_MAX_LENGTH, required=False)
+    # Yes to "Switch anyway?" (the coverage alarm, C7).
+    confirm = forms.BooleanField(required=False)
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -48,7 +54,7 @@ def _reply(
     `flash` is off and it went well: the page itself shows the change)."""
     if _wants_json(request):
         payload = {"message": message, **(extra or {})}
-        if ok and AgentProfile.objects.filter(user_id=request.user.pk).exists():
+        if ok and getattr(request, "agent_profile", None) is not None:
             payload["presence"] = selectors.header_state(request.user)
         return JsonResponse(payload, status=status_code if not ok else 200)
     if flash or not ok:
@@ -56,8 +62,18 @@ def _reply(
     return redirect(_safe_next(request))
 
 
+def _not_an_agent(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
+
+
+# The agent check comes after login and after post_view, as it did inside the views: an anonymous
+# user goes to the login page, a GET is a 405, then a non-agent is refused.
+agent_post_view = agent_required(refuse=_not_an_agent)
+
+
 @login_required
 @post_view
+@agent_post_view
 def status_change(request: HttpRequest) -> HttpResponse:
     """The header dropdown (U1): a plain form post, or an in-place update from the script."""
     form = StatusChoiceForm(request.POST)
@@ -66,30 +82,50 @@ def status_change(request: HttpRequest) -> HttpResponse:
             request, ok=False, message=" ".join(e for errs in form.errors.values() for e in errs), status_code=400
         )
     status = form.cleaned_data["status"]
+    if not form.cleaned_data["confirm"]:
+        warnings = coverage_switch_warnings(request.user, status)
+        if warnings:
+            return _confirm_switch(request, form, coverage_switch_question(warnings))
     try:
-        selectors.agent_profile_get(request.user)
         choice = services.presence_request_status(
             request.user, status, actor=request.user, source=Source.DROPDOWN, reason=form.cleaned_data["reason"]
         )
     except ApplicationError as exc:
         return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
     if choice.request is not None:
-        message = f'Your switch to "{status.name}" waits for a supervisor\'s approval.'
+        message = _('Your switch to "%(status)s" waits for a supervisor\'s approval.') % {"status": status.name}
         return _reply(request, ok=True, message=message, level=messages.INFO)
     if choice.presence.pending_status_id:
         return _reply(
-            request, ok=True, message=f"Finishing your open tickets before {status.name}.", level=messages.INFO
+            request,
+            ok=True,
+            message=_("Finishing your open tickets before %(status)s.") % {"status": status.name},
+            level=messages.INFO,
         )
-    return _reply(request, ok=True, message=f"Your status is now {choice.presence.status.name}.")
+    return _reply(
+        request, ok=True, message=_("Your status is now %(status)s.") % {"status": choice.presence.status.name}
+    )
 
 
-@login_required
+def _confirm_switch(request: HttpRequest, form: StatusChoiceForm, question: str) -> HttpResponse:
+    """Ask before a switch that leaves a team short (C7): the script gets a 409 with the question
+    and posts again with confirm; without JavaScript a page asks, and its Switch anyway posts the
+    same fields with confirm, Cancel goes back and nothing changes."""
+    if _wants_json(request):
+        return JsonResponse({"message": question, "code": "confirmation_required", "confirm": question}, status=409)
+    context = {
+        "question": question,
+        "status": form.cleaned_data["status"],
+        "reason": form.cleaned_data["reason"],
+        "next": _safe_next(request),
+    }
+    return render(request, "presence/status_confirm.html", context)
+
+
+@agent_required(refuse=lambda request, exc: JsonResponse({"message": exc.message}, status=exc.http_status))
 def status_state(request: HttpRequest) -> HttpResponse:
     """What the header and the panel's banners show, polled by the page's script."""
-    try:
-        profile = selectors.agent_profile_get(request.user)
-    except ApplicationError as exc:
-        return JsonResponse({"message": exc.message}, status=exc.http_status)
+    profile = request.agent_profile
     state = selectors.header_state(request.user)
     state.update(selectors.presence_prompts(selectors.presence_get(request.user), profile))
     state.update(queues=selectors.my_queues(request.user), notices=selectors.my_notices(request.user))
@@ -98,41 +134,38 @@ def status_state(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @post_view
+@agent_post_view
 def finishing_cancel(request: HttpRequest) -> HttpResponse:
-    try:
-        selectors.agent_profile_get(request.user)
-    except ApplicationError as exc:
-        return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
     services.presence_cancel_finishing(request.user, actor=request.user)
-    return _reply(request, ok=True, message="Finishing cancelled: you take new work again.")
+    return _reply(request, ok=True, message=_("Finishing cancelled: you take new work again."))
 
 
 @login_required
 @post_view
+@agent_post_view
 def still_working(request: HttpRequest) -> HttpResponse:
     """Answer "still working?" from the panel (C6)."""
-    try:
-        selectors.agent_profile_get(request.user)
-    except ApplicationError as exc:
-        return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
     services.presence_answer_still_working(request.user)
-    return _reply(request, ok=True, message="Thanks: you stay signed in and keep your tickets.")
+    return _reply(request, ok=True, message=_("Thanks: you stay signed in and keep your tickets."))
 
 
 def _queue_change(request: HttpRequest, team_id: int, *, join: bool) -> HttpResponse:
     try:
-        selectors.agent_profile_get(request.user)
         change = services.presence_queue_join if join else services.presence_queue_leave
         membership = change(request.user, team_id, actor=request.user)
     except ApplicationError as exc:
         return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
     name = membership.team.name
-    message = f"You take work from {name} again." if join else f"You left {name}: no new work comes from its queue."
+    if join:
+        message = _("You take work from %(team)s again.") % {"team": name}
+    else:
+        message = _("You left %(team)s: no new work comes from its queue.") % {"team": name}
     return _reply(request, ok=True, message=message, extra={"queues": selectors.my_queues(request.user)})
 
 
 @login_required
 @post_view
+@agent_post_view
 def queue_join(request: HttpRequest, team_id: int) -> HttpResponse:
     """My queues (P10): take work from one of my teams again."""
     return _queue_change(request, team_id, join=True)
@@ -140,6 +173,7 @@ def queue_join(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @login_required
 @post_view
+@agent_post_view
 def queue_leave(request: HttpRequest, team_id: int) -> HttpResponse:
     """My queues (P10): stop taking work from one of my teams, staying a member."""
     return _queue_change(request, team_id, join=False)
@@ -147,35 +181,40 @@ def queue_leave(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @login_required
 @post_view
+@agent_post_view
 def notice_dismiss(request: HttpRequest, notice_id: int) -> HttpResponse:
     """Dismiss a notice banner (P11)."""
     try:
-        selectors.agent_profile_get(request.user)
         services.presence_notice_dismiss(request.user, notice_id)
     except ApplicationError as exc:
         return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
-    return _reply(request, ok=True, message="Notice dismissed.", flash=False)
+    return _reply(request, ok=True, message=_("Notice dismissed."), flash=False)
 
 
 @login_required
 @post_view
+@agent_post_view
 def wrap_up_done(request: HttpRequest) -> HttpResponse:
     """Done with after call work (P12): back to the status the agent had before the call."""
     try:
-        selectors.agent_profile_get(request.user)
         change = services.presence_wrap_up_done(request.user, actor=request.user)
     except ApplicationError as exc:
         return _reply(request, ok=False, message=exc.message, status_code=exc.http_status)
-    return _reply(request, ok=True, message=f"After call work done: you are {change.presence.status.name}.")
+    message = _("After call work done: you are %(status)s.") % {"status": change.presence.status.name}
+    return _reply(request, ok=True, message=message)
 
 
 # --- supervisor board (U3) -------------------------------------------------------------------------
 
 
 class BoardFilter(forms.Form):
-    status = forms.ModelChoiceField(queryset=Status.objects.all(), required=False, empty_label="All statuses")
-    availability = forms.ChoiceField(choices=[("", "Any availability"), *Availability.choices], required=False)
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams")
+    status = forms.ModelChoiceField(
+        queryset=Status.objects.all(), required=False, empty_label=gettext_lazy("All statuses")
+    )
+    availability = forms.ChoiceField(
+        choices=[("", gettext_lazy("Any availability")), *Availability.choices], required=False
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label=gettext_lazy("All teams"))
     page = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, widget=forms.HiddenInput)
 
 
@@ -193,13 +232,14 @@ def _board_context(request: HttpRequest) -> dict:
     teams = board.counts.teams
     if wanted.get("team") and wanted["team"] not in teams:
         teams = sorted([*teams, wanted["team"]], key=lambda team: team.name)
-    form.fields["team"].choices = [("", "All teams"), *((team.pk, team.name) for team in teams)]
+    form.fields["team"].choices = [("", _("All teams")), *((team.pk, team.name) for team in teams)]
     return {
         "filter": form,
         "rows": board.rows,
         "counts": board.counts,
         "board": board,
         "pending_count": board.pending,
+        "coverage_alarms": coverage_alarms(),
         "query": request.GET.urlencode(),
         "paging_query": paging.urlencode(),
     }
@@ -232,7 +272,10 @@ def agent_card(request: HttpRequest, agent_id: int) -> HttpResponse:
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, f"{agent.get_username()} is now {form.cleaned_data['status'].name}.")
+                message = _("%(agent)s is now %(status)s.")
+                messages.success(
+                    request, message % {"agent": agent.get_username(), "status": form.cleaned_data["status"].name}
+                )
             return redirect("presence:agent-card", agent_id=agent.pk)
     context = selectors.agent_card(agent)
     context["statuses"] = selectors.status_choices_for_agents()
@@ -254,13 +297,14 @@ def request_decide(request: HttpRequest, request_id: int, decision: str) -> Http
     form = DecisionForm(request.POST)
     try:
         if not form.is_valid():
-            raise ApplicationError(" ".join(f"Reason: {e}" for e in form.errors["reason"]))
+            raise ApplicationError(" ".join(_("Reason: %(error)s") % {"error": e} for e in form.errors["reason"]))
         decide(status_request, actor=request.user, reason=form.cleaned_data["reason"])
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        verb = "approved" if decision == "approve" else "rejected"
-        messages.success(
-            request, f"{status_request.agent.get_username()}'s request for {status_request.status.name} {verb}."
-        )
+        names = {"agent": status_request.agent.get_username(), "status": status_request.status.name}
+        if decision == "approve":
+            messages.success(request, _("%(agent)s's request for %(status)s approved.") % names)
+        else:
+            messages.success(request, _("%(agent)s's request for %(status)s rejected.") % names)
     return redirect(safe_next(request, default=reverse("presence:board")))

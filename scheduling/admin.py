@@ -1,24 +1,65 @@
 import zoneinfo
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from presence.admin import SafeHistoryAdmin
 from presence.admin_inputs import BoundedInputsAdminMixin
 from presence.admin_pickers import AgentPickerMixin
 from presence.errors import ApplicationError
+from presence.models import Status
 from scheduling import services
-from scheduling.models import Appointment, Shift, ShiftType
+from scheduling.models import Appointment, Shift, ShiftType, break_budget_errors
+
+
+class ShiftTypeForm(forms.ModelForm):
+    # The admin leaves out a many-to-many through a model of our own: declared here, saved by the
+    # service. Checkboxes: the statuses are a short list, and they work without JavaScript.
+    break_statuses = forms.ModelMultipleChoiceField(
+        Status.objects.order_by("sort_order", "name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Break statuses"),
+        help_text=ShiftType._meta.get_field("break_statuses").help_text,
+    )
+
+    class Meta:
+        model = ShiftType
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        budget = ShiftType(
+            off_duty=bool(cleaned.get("off_duty")),
+            break_minutes=cleaned.get("break_minutes"),
+            break_count=cleaned.get("break_count"),
+        )
+        for field, message in break_budget_errors(budget, cleaned.get("break_statuses") or []).items():
+            self.add_error(field, message)
+        return cleaned
 
 
 @admin.register(ShiftType)
 class ShiftTypeAdmin(BoundedInputsAdminMixin, SafeHistoryAdmin):
-    list_display = ["name", "default_status", "end_status"]
+    form = ShiftTypeForm
+    list_display = ["name", "default_status", "end_status", "off_duty", "break_budget"]
     list_select_related = ["default_status", "end_status"]
     search_fields = ["name"]
 
+    @admin.display(description=gettext_lazy("break budget"))
+    def break_budget(self, obj) -> str:
+        parts = []
+        if obj.break_minutes is not None:
+            parts.append(_("%(minutes)s min") % {"minutes": obj.break_minutes})
+        if obj.break_count is not None:
+            parts.append(ngettext("%(count)s break", "%(count)s breaks", obj.break_count) % {"count": obj.break_count})
+        return ", ".join(parts) or "-"
+
     def save_model(self, request, obj, form, change) -> None:
-        services.shift_type_save(obj, actor=request.user)
+        services.shift_type_save(obj, actor=request.user, break_statuses=form.cleaned_data.get("break_statuses"))
 
     def delete_model(self, request, obj) -> None:
         services.shift_type_delete(obj, actor=request.user)

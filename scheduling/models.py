@@ -2,13 +2,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.models import HistoricalRecords
 
 from presence.constraints import CaseInsensitiveUnique
 from presence.limits import time_out_of_range
-from presence.models import Status, agent_error
+from presence.models import Status, StatusCategory, agent_error
 
 
 def schedulable_status_error(status: Status | None) -> str | None:
@@ -32,8 +35,40 @@ def _status_errors(obj, *fields: str) -> dict[str, str]:
     }
 
 
+# Bounds no real shift reaches (a shift lasts a day at most), so a typo is refused rather than stored.
+BREAK_MINUTES_MAX = 24 * 60
+BREAK_COUNT_MAX = 100
+
+
+def break_status_error(status: Status) -> str | None:
+    """Why `status` may not be a break status (None: it may). Offline and the system's statuses are
+    not breaks: Offline during a working shift is flagged as such, and nobody picks the others."""
+    if status.is_system:
+        return _('"%(status)s" is a system status: it cannot be a break.') % {"status": status.name}
+    if status.category == StatusCategory.OFFLINE:
+        return _('"%(status)s" is an offline status: it cannot be a break.') % {"status": status.name}
+    return None
+
+
+def break_budget_errors(shift_type: "ShiftType", break_statuses) -> dict[str, str]:
+    """What is wrong with a shift type's break budget, by field, given the break statuses it is to
+    have (they are a many-to-many, so the caller passes them: the form's or the API's choice)."""
+    errors = {}
+    break_statuses = list(break_statuses)
+    problems = [error for status in break_statuses if (error := break_status_error(status))]
+    if problems:
+        errors["break_statuses"] = " ".join(problems)
+    budget = shift_type.break_minutes is not None or shift_type.break_count is not None
+    if shift_type.off_duty and (budget or break_statuses):
+        errors["off_duty"] = _("An off-duty shift has no work, so it has no breaks: leave the break fields empty.")
+    elif budget and not break_statuses:
+        errors["break_statuses"] = _("Choose the break statuses the budget counts.")
+    return errors
+
+
 class ShiftType(models.Model):
-    """A kind of shift (C1): the status an agent gets when it starts and, optionally, when it ends."""
+    """A kind of shift (C1): the status an agent gets when it starts and, optionally, when it ends,
+    and the breaks it allows (C8)."""
 
     name = models.CharField(max_length=100)
     default_status = models.ForeignKey(
@@ -46,6 +81,35 @@ class ShiftType(models.Model):
         on_delete=models.PROTECT,
         related_name="shift_types_ending",
         help_text="Applied at the end; empty leaves the status as it is.",
+    )
+    off_duty = models.BooleanField(
+        "off duty",
+        default=False,
+        help_text="A day off, leave or a holiday: no work is due, so schedule compliance leaves these shifts out.",
+    )
+    # The break budget (C8): time in these statuses during a shift counts as break time. Through a
+    # model of our own so that a status a budget names cannot be deleted from under it (S3).
+    break_statuses = models.ManyToManyField(
+        Status,
+        through="ShiftTypeBreakStatus",
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("break statuses"),
+        help_text=gettext_lazy("Statuses that count as a break during these shifts; empty allows no breaks."),
+    )
+    break_minutes = models.PositiveSmallIntegerField(
+        gettext_lazy("break minutes"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(BREAK_MINUTES_MAX)],
+        help_text=gettext_lazy("Minutes of break in all per shift; empty sets no limit."),
+    )
+    break_count = models.PositiveSmallIntegerField(
+        gettext_lazy("number of breaks"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(BREAK_COUNT_MAX)],
+        help_text=gettext_lazy("How many breaks a shift allows; empty sets no limit."),
     )
     history = HistoricalRecords()
     usage_kind = "shift types"
@@ -67,6 +131,23 @@ class ShiftType(models.Model):
         errors = _status_errors(self, "default_status", "end_status")
         if errors:
             raise ValidationError(errors)
+
+
+class ShiftTypeBreakStatus(models.Model):
+    """One break status of a shift type. The status is protected: deleting it names the shift type."""
+
+    shift_type = models.ForeignKey(ShiftType, on_delete=models.CASCADE, related_name="+")
+    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="shift_type_breaks")
+    usage_kind = "shift types' breaks"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shift_type", "status"], name="shift_type_break_status_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.shift_type_id}: {self.status_id}"
+
+    def usage_label(self) -> str:
+        return self.shift_type.name
 
 
 class ScheduledQuerySet(models.QuerySet):

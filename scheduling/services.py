@@ -19,7 +19,7 @@ from presence.models import AgentPresence, PresenceSettings, Source, StatusCateg
 from presence.saving import save_or_refuse
 from presence.services import presence_change_status, presence_request_status
 from presence.services.status_change import Change, presence_change_statuses
-from scheduling.models import Appointment, Shift, ShiftType
+from scheduling.models import Appointment, Shift, ShiftType, break_budget_errors
 
 BATCH_SIZE = 200
 
@@ -341,10 +341,24 @@ def schedule_delete(obj: Shift | Appointment, *, actor) -> None:
     obj.delete()
 
 
-def shift_type_save(shift_type: ShiftType, *, actor) -> ShiftType:
-    shift_type.full_clean()
-    shift_type._history_user = actor
-    save_or_refuse(shift_type)
+def shift_type_save(shift_type: ShiftType, *, actor, break_statuses=None) -> ShiftType:
+    """Save a shift type after its checks. `break_statuses` replaces its break statuses (C8);
+    None keeps them, and the budget is checked against the ones it keeps."""
+    with transaction.atomic():
+        errors = {}
+        try:
+            shift_type.full_clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if break_statuses is None:
+            break_statuses = list(shift_type.break_statuses.all()) if shift_type.pk else []
+        for field, message in break_budget_errors(shift_type, break_statuses).items():
+            errors.setdefault(field, []).append(message)
+        if errors:
+            raise ValidationError(errors)
+        shift_type._history_user = actor
+        save_or_refuse(shift_type)
+        shift_type.break_statuses.set(break_statuses)
     return shift_type
 
 

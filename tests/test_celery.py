@@ -1,6 +1,8 @@
-"""A real Celery worker, against Redis, changes a status in the database."""
+"""A real Celery worker, against Redis, changes a status in the database (O3); the periodic tasks
+are declared by each app and registered by the project (C3)."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from config.periodic import periodic_task_apps
 from presence.models import AgentPresence, Status
 from tests.factories import AgentFactory
 
@@ -62,7 +65,7 @@ def test_a_real_worker_on_redis_expires_a_timed_status(redis_worker):
     agent = AgentFactory(username="worker-ann", status=lunch)
     AgentPresence.objects.filter(agent=agent).update(since=timezone.now() - timedelta(minutes=45))
 
-    producer = Celery("test-producer", broker=REDIS_URL)
+    producer = Celery("test-producer", broker=REDIS_URL, set_as_current=False)  # not the tasks' app
     producer.send_task("presence.tasks.expire_timed_statuses_task")
 
     deadline = time.monotonic() + 60
@@ -94,6 +97,22 @@ def test_periodic_tasks_are_registered_idempotently():
     call_command("sync_periodic_tasks")
     assert not PeriodicTask.objects.get(name="presence-auto-offline").enabled
     assert not PeriodicTask.objects.get(name="old-sweep").enabled
+
+
+def test_each_app_declares_its_own_periodic_tasks_and_the_command_names_none():
+    from presence.management.commands import sync_periodic_tasks
+
+    declaring = periodic_task_apps()
+    assert {config.name for config in declaring} == {"presence", "tickets", "scheduling", "webhooks"}
+    for config in declaring:
+        for name, (task, _every) in config.periodic_tasks.items():
+            assert settings.CELERY_BEAT_SCHEDULE[name]["task"] == task
+            assert task.startswith(f"{config.name}.tasks."), f"{name} is declared by {config.name}, not its owner"
+    assert len(settings.CELERY_BEAT_SCHEDULE) == sum(len(config.periodic_tasks) for config in declaring)
+    # The command serves any app: a new app adds its tasks on its AppConfig, not here.
+    source = Path(sync_periodic_tasks.__file__).read_text()
+    for config in declaring:
+        assert not re.search(rf"\b{config.name}\b", source), f"sync_periodic_tasks names the {config.name} app"
 
 
 @pytest.fixture
@@ -153,7 +172,7 @@ def test_the_worker_resumes_when_redis_comes_back(private_redis):
 
         agent = AgentFactory(username="resume-ann", status=Status.objects.get(slug="lunch"))
         AgentPresence.objects.filter(agent=agent).update(since=timezone.now() - timedelta(minutes=45))
-        Celery("producer", broker=url).send_task("presence.tasks.expire_timed_statuses_task")
+        Celery("producer", broker=url, set_as_current=False).send_task("presence.tasks.expire_timed_statuses_task")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and AgentPresence.objects.get(agent=agent).status.slug != "available":
             assert worker.poll() is None, worker.stdout.read()

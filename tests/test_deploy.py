@@ -1,4 +1,4 @@
-"""Production settings, the health endpoint and the single-beat lease (O3)."""
+"""Production settings from the environment (O2), the health endpoint and the single-beat lease (O3)."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Faults (issue 6): Redis down, a database error inside a receiver, a worker killed mid-sweep."""
+"""Faults (issue 6, O3): Redis down, a database error inside a receiver, a worker killed mid-sweep."""
 
 from datetime import timedelta
 

@@ -1,9 +1,10 @@
-"""A mixed concurrent workload on PostgreSQL, then every invariant checked (issue 6).
+"""A mixed concurrent workload on PostgreSQL, then every invariant checked (issue 6; P2, T3, T4, P12).
 
-Threads at once: agents switching statuses, tickets created (and so routed), tickets closed,
-the sweeps, and a phone system reporting calls (each event sent twice) while agents press
-Done. Mappings move tickets away from any status that does not receive work, so at the end
-nobody who may not receive holds routed work.
+Threads at once: agents switching statuses, tickets created (and so routed), tickets closed and
+reopened (back to their agent only if they can take it), the sweeps, and a phone system
+reporting calls (each event sent twice) while agents press Done. Mappings move tickets away
+from any status that does not receive work, so at the end nobody who may not receive holds
+routed work.
 """
 
 import random
@@ -25,7 +26,7 @@ from presence.services import (
 )
 from tests.factories import AgentFactory, TeamFactory, sync_routing
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, RoutingMethod, TeamRouting, Ticket
-from tickets.services import team_queue_route, ticket_close, ticket_create
+from tickets.services import team_queue_route, ticket_close, ticket_create, ticket_reopen
 from tickets.services.load import load_recount
 
 AGENTS, CAPACITY, ROUNDS = 12, 4, 40
@@ -75,6 +76,12 @@ def test_mixed_workload_keeps_every_invariant():
             if held:
                 ticket_close(Ticket.objects.get(pk=rng.choice(held)), actor=None)
 
+    def reopen_tickets(rng):
+        for _ in range(ROUNDS // 2):
+            closed = list(Ticket.objects.filter(state="closed").values_list("pk", flat=True)[:20])
+            if closed:
+                ticket_reopen(Ticket.objects.get(pk=rng.choice(closed)), actor=None)
+
     def phone_calls(rng):
         for i in range(ROUNDS // 2):
             agent = rng.choice(agents)
@@ -95,7 +102,8 @@ def test_mixed_workload_keeps_every_invariant():
             for team in teams:
                 team_queue_route(team.pk)
 
-    jobs = [switch_statuses, switch_statuses, create_tickets, create_tickets, close_tickets, sweeps, phone_calls]
+    jobs = [switch_statuses, switch_statuses, create_tickets, create_tickets, close_tickets, reopen_tickets, sweeps,
+            phone_calls]  # fmt: skip
     threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
     for thread in threads:
         thread.start()

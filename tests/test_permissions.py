@@ -2,7 +2,7 @@
 of the supervisors group who is not staff), staff supervisor (as the demo ships `sam`: staff, in
 the group, with the group's permissions from the role matrix in code), viewer (staff with every
 view permission and nothing else) and admin. The last tests check that no URL, admin page or
-model is left out of the matrix."""
+model is left out of the matrix (O4)."""
 
 import pytest
 from django.contrib import admin
@@ -26,6 +26,7 @@ from tests.factories import (
     UserFactory,
 )
 from tickets.models import ReassignMapping
+from webhooks.models import Delivery, Webhook
 
 MON_8, MON_9, MON_16 = "2030-01-07T08:00Z", "2030-01-07T09:00Z", "2030-01-07T16:00Z"
 ROLES = ["anonymous", "agent", "other_agent", "supervisor", "staff_supervisor", "viewer", "admin"]
@@ -76,6 +77,7 @@ API = [
     ("post", "/api/v1/tickets/{ticket}/assign/", {"agent": "{agent}"}, (401, 200, 404, 200, 200, 404, 200)),
     ("post", "/api/v1/tickets/{ticket}/notes/", {"body": "hi"}, (401, 201, 404, 201, 201, 404, 201)),
     ("post", "/api/v1/tickets/{ticket}/close/", None, (401, 200, 404, 200, 200, 404, 200)),
+    ("get", "/api/v1/tickets/{ticket}/routing/", None, (401, 200, 404, 200, 200, 404, 200)),
     # Taking: the agent's own ticket is already theirs (200, unchanged); users who are not agents are refused.
     ("post", "/api/v1/tickets/{ticket}/take/", None, (401, 200, 404, 400, 400, 404, 400)),
     ("get", "/api/v1/teams/", None, (401, 200, 200, 200, 200, 200, 200)),
@@ -110,12 +112,25 @@ API = [
     ("get", "/api/v1/reports/time-in-status/", None, (401, 403, 403, 200, 200, 403, 200)),
     ("get", "/api/v1/reports/status-log/", None, (401, 403, 403, 200, 200, 403, 200)),
     ("get", "/api/v1/reports/schedule-compliance/", None, (401, 403, 403, 200, 200, 403, 200)),
+    ("get", "/api/v1/reports/adherence/", None, (401, 403, 403, 200, 200, 403, 200)),
     ("get", "/api/v1/reports/no-such-report/", None, (401, 403, 403, 404, 404, 403, 404)),
     # The phone system: a user with presence.report_call_events (admins have it).
     ("post", "/api/v1/telephony/events/", {"agent": "{agent}", "call_id": "c-9", "event": "started"},
      (401, 403, 403, 403, 403, 403, 200)),
     ("get", "/api/v1/telephony/agents/", None, (401, 403, 403, 200, 200, 403, 200)),
+    # The coverage alarm (C7): every team's coverage, for supervisors.
+    ("get", "/api/v1/coverage/", None, (401, 403, 403, 200, 200, 403, 200)),
+    # Confirming a switch that would leave a team short (the fixture's team has nobody: no question).
+    ("post", "/api/v1/presence/me/status/", {"status": "{busy}", "confirm": True}, (401, 200, 200, 404, 404, 404, 404)),
     ("post", "/api/v1/presence/me/wrap-up/done/", None, (401, 409, 409, 404, 404, 404, 404)),
+    # Webhooks hold secrets and reach outside: admins (the viewer reads, as with every view permission).
+    ("get", "/api/v1/webhooks/", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("post", "/api/v1/webhooks/", {"url": "https://chat.example/hooks", "events": ["status.changed"]},
+     (401, 403, 403, 403, 403, 403, 201)),
+    ("get", "/api/v1/webhooks/{webhook}/", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("patch", "/api/v1/webhooks/{webhook}/", {"active": False}, (401, 403, 403, 403, 403, 403, 200)),
+    ("delete", "/api/v1/webhooks/{webhook}/", None, (401, 403, 403, 403, 403, 403, 204)),
+    ("get", "/api/v1/webhooks/{webhook}/deliveries/", None, (401, 403, 403, 403, 403, 200, 200)),
 ]  # fmt: skip
 
 # Pages (GET): agents' pages, the board, the admin's report page, the API docs, sign-in.
@@ -151,6 +166,8 @@ PAGES = [
 # the board's decision and sign-out, which redirect. Anonymous users go to the sign-in page.
 POSTS = [
     ("/status/", {"status": "{busy}"}, True, (302, 200, 200, 404, 404, 404, 404)),
+    # Without the script a refusal redirects back with a message too.
+    ("/status/", {"status": "{busy}", "confirm": "yes"}, False, (302,) * 7),
     ("/status/finishing/cancel/", {}, True, (302, 200, 200, 404, 404, 404, 404)),
     ("/status/still-working/", {}, True, (302, 200, 200, 404, 404, 404, 404)),
     ("/status/wrap-up/done/", {}, True, (302, 409, 409, 404, 404, 404, 404)),
@@ -190,6 +207,7 @@ def world(db, statuses):
     viewer = UserFactory(username="vic", is_staff=True)
     viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
     PresenceSettings.load().save()  # a version in the settings' history
+    webhook = Webhook.objects.create(url="https://chat.example/hooks", events=["ticket.assigned"], secret="s")
     ids = {
         "agent": agent.pk,
         "busy": statuses["busy"].pk,
@@ -204,6 +222,8 @@ def world(db, statuses):
         "shift": Shift.objects.create(agent=agent, shift_type=early, start=MON_8, end=MON_16).pk,
         "appointment": Appointment.objects.create(agent=agent, subject="1:1", start=MON_8, end=MON_9).pk,
         "call": Call.objects.create(agent=agent, call_id="c-1", status_before=statuses["available"]).pk,
+        "webhook": webhook.pk,
+        "delivery": Delivery.objects.create(webhook=webhook, event="status.changed", payload={}).pk,
     }
     users = {
         "anonymous": None,
@@ -286,6 +306,7 @@ SYSTEM_ROWS = {
     "presence.statuschangelog",
     "presence.statusrequest",
     "presence.presencesettings",
+    "webhooks.delivery",
 }
 # Admins that show a row read-only to everyone (changes happen elsewhere: the status service,
 # the list's decision actions): their change page is a view page, history has no revert.
@@ -297,7 +318,7 @@ ROW_OF = {
     "presence.agentpresence": "agent", "presence.statuschangelog": "log", "presence.statusrequest": "request",
     "presence.presencesettings": None, "tickets.ticket": "ticket", "tickets.reassignmapping": "mapping",
     "scheduling.shifttype": "shift_type", "scheduling.shift": "shift", "scheduling.appointment": "appointment",
-    "presence.call": "call",
+    "presence.call": "call", "webhooks.webhook": "webhook", "webhooks.delivery": "delivery",
 }  # fmt: skip
 
 

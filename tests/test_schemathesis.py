@@ -1,4 +1,4 @@
-"""Property-based API tests from the OpenAPI schema (issue 6): every operation, as an agent and
+"""Property-based API tests (A) from the OpenAPI schema (issue 6): every operation, as an agent and
 as a supervisor and as an admin (who reaches the configuration writes), gives no 5xx and
 answers as the schema says."""
 

@@ -1,4 +1,5 @@
-"""Every sweep: idempotent, safe to run twice at once, and flat in queries when nothing is due."""
+"""Every sweep (C3; P5, C1, C2, C4, C5, C6, P12): idempotent, safe to run twice at once, and flat in
+queries when nothing is due."""
 
 import threading
 from datetime import timedelta

@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from presence.admin import SafeHistoryAdmin, StatusAdmin, TeamAdmin, mappings_off_banner
 from presence.admin_inputs import BoundedInputsAdminMixin
@@ -108,6 +110,31 @@ class TicketAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAdmin):
     search_fields = ["subject", "assignee__username"]
     date_hierarchy = "created_at"
     inlines = [TicketNoteInline]
+    readonly_fields = ["why_this_agent"]
+
+    @admin.display(description="why this agent")
+    def why_this_agent(self, obj: Ticket) -> str:
+        """The ticket's routing decisions (T11), newest first: written by routing, read here."""
+        decisions = selectors.routing_decisions_of(obj) if obj.pk else []
+        if not decisions:
+            return "Not routed automatically."
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} by {}, {} considered{}{}",
+            (
+                (
+                    d.at.strftime("%Y-%m-%d %H:%M"),
+                    d.agent or "(deleted user)",
+                    d.get_method_display(),
+                    d.candidates,
+                    f"; held {d.load} of {d.capacity}" if d.capacity is not None else "",
+                    "; passed over: " + "; ".join(f"{u}: {why}" for u, why in d.passed_over_labels())
+                    if d.passed_over
+                    else "",
+                )  # fmt: skip
+                for d in decisions
+            ),
+        )
 
     # --- confirmation before a warned assignment or mention ---------------------------------
 

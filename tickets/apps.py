@@ -10,6 +10,15 @@ class TicketsConfig(AppConfig):
         "ticketnote": ("view", "add", "change", "delete"),
         "reassignmapping": ("view", "add", "change", "delete"),
         "teamrouting": ("view", "add", "change"),
+        "routingdecision": ("view",),
+    }
+    # The app's periodic tasks (config/periodic.py): beat name -> (task, every N seconds).
+    periodic_tasks = {
+        "tickets-kick-out": ("tickets.tasks.kick_out_task", 60),
+        "tickets-route-queues": ("tickets.tasks.route_queues_task", 30),
+        # The load counters are kept by the services; this only catches a write that went around them.
+        "tickets-load-self-check": ("tickets.tasks.load_self_check_task", 3600),
+        "tickets-purge-routing-decisions": ("tickets.tasks.purge_routing_decisions_task", 86400),
     }
 
     def ready(self) -> None:

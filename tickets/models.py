@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from presence.models import Channel, Status, Team, agent_error
@@ -16,11 +17,11 @@ class RoutingMethod(models.TextChoices):
 
 
 class TicketChannel(models.TextChoices):
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    CHAT = "chat", "Chat"
-    VIDEO = "video", "Video"
-    PORTAL = "portal", "Portal"
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    CHAT = "chat", _("Chat")
+    VIDEO = "video", _("Video")
+    PORTAL = "portal", _("Portal")
 
 
 # The agent capability (and so the capacity) a ticket of each channel needs: portal tickets
@@ -39,9 +40,9 @@ def channels_for_capability(capability: str) -> list[str]:
 
 
 class TicketState(models.TextChoices):
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    CLOSED = "closed", _("Closed")
 
 
 # Tickets an agent holds: open and pending both count as work (capacity, finishing, workload).
@@ -117,6 +118,49 @@ class Ticket(models.Model):
     @property
     def is_held(self) -> bool:
         return self.state in HELD_STATES
+
+
+class RoutingDecision(models.Model):
+    """Why an automatic assignment went where it went (T11): written with every routed ticket,
+    kept ROUTING_DECISIONS_KEEP_DAYS, shown on the ticket page, in admin and the API."""
+
+    class Method(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "round robin"
+        LOAD_BALANCE = "load_balance", "load balance"
+        OVERFLOW = "overflow", "overflow (tentative)"
+        MAPPING = "mapping", "re-assign mapping"
+
+    class PassedOver(models.TextChoices):
+        """Why a member ahead of the chosen one in the team's order did not get the ticket."""
+
+        AT_CAPACITY = "at_capacity", "at capacity"
+        LOCKED = "locked", "locked (another router or status change had them)"
+        NOT_ELIGIBLE = "not_eligible", "not eligible (status)"
+        NO_CAPABILITY = "no_capability", "lacking the capability"
+        EXCLUDED = "excluded", "the agent the ticket came from"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="routing_decisions")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    candidates = models.IntegerField(help_text="Members considered: read for the pick, and passed over ahead of it.")
+    load = models.IntegerField(null=True, help_text="The chosen agent's open tickets of the channel, before this one.")
+    capacity = models.IntegerField(null=True)
+    # [{"agent": id, "username": name, "reason": PassedOver value}, ...] in the team's order.
+    passed_over = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=100, blank=True)  # what started the routing
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="routing_decision_ticket")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} -> {self.agent_id} ({self.method})"
+
+    def passed_over_labels(self) -> list[tuple[str, str]]:
+        """(username, reason in words) for each member passed over."""
+        return [(row.get("username") or f"#{row.get('agent')}", self.PassedOver(row["reason"]).label)
+                for row in self.passed_over]  # fmt: skip
 
 
 MENTION = re.compile(r"(?<![\w@.])@([\w.@+-]+)")

@@ -80,4 +80,10 @@ def workload(period: Period) -> list[dict]:
     ]
 
 
-WORKLOAD = Report("workload", "Workload per agent", ["username", "assigned", "closed", "open_now"], workload)
+WORKLOAD = Report(
+    "workload",
+    "Workload per agent",
+    ["username", "assigned", "closed", "open_now"],
+    workload,
+    labels={"username": "Agent", "assigned": "Assigned", "closed": "Closed", "open_now": "Open now"},
+)

@@ -3,10 +3,11 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from presence.models import AgentPresence, StatusCategory, Team, TeamMembership
 from presence.selectors import is_supervisor
-from tickets.models import Ticket, TicketNote, channels_for_capability, mentioned_usernames
+from tickets.models import RoutingDecision, Ticket, TicketNote, channels_for_capability, mentioned_usernames
 
 User = get_user_model()
 
@@ -60,9 +61,10 @@ def assign_question(agent) -> str | None:
     is refused, not asked)."""
     row = _status_of(agent)
     if row and row[1]:
-        return f"{agent.get_username()} is {row[0]}. Assign anyway?"
+        return _("%(agent)s is %(status)s. Assign anyway?") % {"agent": agent.get_username(), "status": row[0]}
     if row and not row[3] and row[4] != StatusCategory.OFFLINE:
-        return f"{agent.get_username()} is {row[0]}, which cannot receive work. Assign anyway?"
+        question = _("%(agent)s is %(status)s, which cannot receive work. Assign anyway?")
+        return question % {"agent": agent.get_username(), "status": row[0]}
     return None
 
 
@@ -74,7 +76,8 @@ def mention_questions(bodies) -> list[str]:
     rows = AgentPresence.objects.filter(agent__username__in=names, status__warn_on_mention=True).values_list(
         "agent__username", "status__name"
     )
-    return [f"{username} is {status}. Mention them anyway?" for username, status in sorted(rows)]
+    question = _("%(agent)s is %(status)s. Mention them anyway?")
+    return [question % {"agent": username, "status": status} for username, status in sorted(rows)]
 
 
 # --- the agent's ticket page -------------------------------------------------------------------
@@ -157,3 +160,12 @@ def handover_candidates(ticket: Ticket, user) -> QuerySet:
         .select_related("presence__status")
         .order_by("username")
     )
+
+
+# How many routing decisions the ticket page and the API show: the latest.
+DECISIONS_SHOWN = 20
+
+
+def routing_decisions_of(ticket: Ticket) -> list[RoutingDecision]:
+    """Why this ticket went where it went (T11), newest first."""
+    return list(RoutingDecision.objects.filter(ticket=ticket).select_related("agent")[:DECISIONS_SHOWN])

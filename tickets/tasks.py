@@ -6,6 +6,7 @@ from celery import shared_task
 
 from presence.services import presence_kick_out_unanswered
 from tickets.services import tickets_ask_still_working, tickets_route_queues
+from tickets.services.decisions import decisions_purge
 from tickets.services.load import load_recount
 
 logger = logging.getLogger(__name__)
@@ -36,3 +37,11 @@ def load_self_check_task() -> int:
     if drift:
         logger.warning("Load self-check: repaired the counters of %d agent(s)", len(drift))
     return len(drift)
+
+
+@shared_task
+def purge_routing_decisions_task() -> int:
+    """Delete routing decisions older than ROUTING_DECISIONS_KEEP_DAYS (T11)."""
+    deleted = decisions_purge()
+    logger.info("Routing decisions: %d older one(s) deleted", deleted)
+    return deleted

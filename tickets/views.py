@@ -8,20 +8,21 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from presence import selectors as presence_selectors
+from presence.decorators import agent_required
 from presence.errors import ApplicationError
 from presence.http import post_view, safe_next
-from presence.models import AgentProfile, PresenceSettings
+from presence.models import PresenceSettings
 from tickets import selectors, services
 from tickets.models import NOTE_MAX_LENGTH, Ticket
 
 
-@login_required
+@agent_required(refuse=lambda request, exc: render(request, "tickets/panel.html", {"is_agent": False}))
 def agent_panel(request: HttpRequest) -> HttpResponse:
-    profile = AgentProfile.objects.filter(user_id=request.user.pk).first()
-    if profile is None:
-        return render(request, "tickets/panel.html", {"is_agent": False})
+    profile = request.agent_profile
     context = {
         "is_agent": True,
         "my_tickets": selectors.my_open_tickets(request.user),
@@ -41,13 +42,17 @@ class NoteForm(forms.Form):
         required=False,
         strip=False,
         max_length=NOTE_MAX_LENGTH,
-        error_messages={"max_length": "A note is at most %(limit_value)s characters (this one has %(show_value)s)."},
+        error_messages={
+            "max_length": gettext_lazy("A note is at most %(limit_value)s characters (this one has %(show_value)s).")
+        },
     )
     confirmed = forms.BooleanField(required=False)
 
 
 class PinForm(forms.Form):
-    pinned = forms.TypedChoiceField(choices=[("yes", "Pin"), ("no", "Unpin")], coerce=lambda value: value == "yes")
+    pinned = forms.TypedChoiceField(
+        choices=[("yes", gettext_lazy("Pin")), ("no", gettext_lazy("Unpin"))], coerce=lambda value: value == "yes"
+    )
 
 
 class HandOverForm(forms.Form):
@@ -55,9 +60,11 @@ class HandOverForm(forms.Form):
         queryset=None,
         empty_label=None,
         error_messages={
-            "required": "Choose a teammate to hand the ticket over to.",
-            "invalid_choice": "That teammate cannot take this ticket now: choose one from the list (their status "
-            "must receive work, and they need the channel and room for it).",
+            "required": gettext_lazy("Choose a teammate to hand the ticket over to."),
+            "invalid_choice": gettext_lazy(
+                "That teammate cannot take this ticket now: choose one from the list (their status "
+                "must receive work, and they need the channel and room for it)."
+            ),
         },
     )
     confirmed = forms.BooleanField(required=False)
@@ -78,7 +85,7 @@ def _visible_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
 
 def _require_open(ticket: Ticket) -> None:
     if not ticket.is_held:
-        raise ApplicationError(f"Ticket #{ticket.pk} is closed.")
+        raise ApplicationError(_("Ticket #%(ticket)s is closed.") % {"ticket": ticket.pk})
 
 
 def _done(request: HttpRequest, to: str, message: str, warnings=()) -> HttpResponse:
@@ -111,6 +118,7 @@ def ticket_page(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "notes": ticket.notes.all(),
         "teammates": selectors.teammates_of(request.user),
         "hand_over_to": selectors.handover_candidates(ticket, request.user),
+        "decisions": selectors.routing_decisions_of(ticket),
     }
     return render(request, "tickets/ticket.html", context)
 
@@ -125,12 +133,12 @@ def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
     body = form.cleaned_data.get("body", "")
     questions = [] if form.cleaned_data.get("confirmed") else selectors.mention_questions([body])
     if questions:
-        return _confirm(request, ticket, questions=questions, fields={"body": body}, button="Post the note")
+        return _confirm(request, ticket, questions=questions, fields={"body": body}, button=_("Post the note"))
     try:
-        _, warnings = services.ticket_note_add(ticket, author=request.user, body=body)
+        _note, warnings = services.ticket_note_add(ticket, author=request.user, body=body)
     except ApplicationError as exc:
         return _refused(request, _ticket_url(ticket), exc.message)
-    return _done(request, _ticket_url(ticket) + "#notes", "Note added.", warnings)
+    return _done(request, _ticket_url(ticket) + "#notes", _("Note added."), warnings)
 
 
 @login_required
@@ -144,7 +152,7 @@ def ticket_close(request: HttpRequest, ticket_id: int) -> HttpResponse:
         services.ticket_close(ticket, actor=request.user)
     except ApplicationError as exc:
         return _refused(request, _ticket_url(ticket), exc.message)
-    return _done(request, reverse("tickets:panel"), f"Ticket #{ticket.pk} closed.")
+    return _done(request, reverse("tickets:panel"), _("Ticket #%(ticket)s closed.") % {"ticket": ticket.pk})
 
 
 @login_required
@@ -153,14 +161,15 @@ def ticket_pin(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = _visible_ticket(request, ticket_id)
     form = PinForm(request.POST)
     if not form.is_valid():
-        return _refused(request, _ticket_url(ticket), "Choose to pin or to unpin the ticket.")
+        return _refused(request, _ticket_url(ticket), _("Choose to pin or to unpin the ticket."))
     pinned = form.cleaned_data["pinned"]
     try:
         _require_open(ticket)
         services.ticket_update(ticket, actor=request.user, pinned=pinned)
     except ApplicationError as exc:
         return _refused(request, _ticket_url(ticket), exc.message)
-    return _done(request, _ticket_url(ticket), f"Ticket #{ticket.pk} {'pinned' if pinned else 'unpinned'}.")
+    message = _("Ticket #%(ticket)s pinned.") if pinned else _("Ticket #%(ticket)s unpinned.")
+    return _done(request, _ticket_url(ticket), message % {"ticket": ticket.pk})
 
 
 @login_required
@@ -174,7 +183,7 @@ def ticket_hand_over(request: HttpRequest, ticket_id: int) -> HttpResponse:
     question = None if form.cleaned_data["confirmed"] else selectors.assign_question(agent)
     if question:
         return _confirm(request, ticket, questions=[question], fields={"agent": agent.pk},
-                        button=f"Hand over to {agent.get_username()}")  # fmt: skip
+                        button=_("Hand over to %(agent)s") % {"agent": agent.get_username()})  # fmt: skip
     try:
         ticket, warnings = services.ticket_assign(ticket, agent, actor=request.user)
     except ApplicationError as exc:
@@ -182,7 +191,8 @@ def ticket_hand_over(request: HttpRequest, ticket_id: int) -> HttpResponse:
     # An agent no longer sees a ticket they handed over: back to the panel.
     still_visible = selectors.ticket_list_for(request.user).filter(pk=ticket.pk).exists()
     to = _ticket_url(ticket) if still_visible else reverse("tickets:panel")
-    return _done(request, to, f"Ticket #{ticket.pk} handed over to {agent.get_username()}.", warnings)
+    message = _("Ticket #%(ticket)s handed over to %(agent)s.") % {"ticket": ticket.pk, "agent": agent.get_username()}
+    return _done(request, to, message, warnings)
 
 
 @login_required
@@ -198,4 +208,4 @@ def ticket_take(request: HttpRequest, ticket_id: int) -> HttpResponse:
         return _refused(request, reverse("tickets:panel"), exc.message)
     except ApplicationError as exc:
         return _refused(request, back, exc.message)
-    return _done(request, _ticket_url(ticket), f"You took ticket #{ticket.pk}.")
+    return _done(request, _ticket_url(ticket), _("You took ticket #%(ticket)s.") % {"ticket": ticket.pk})

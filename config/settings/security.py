@@ -60,6 +60,12 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+# Without a mail server, mails the system sends (the coverage alarm's to supervisors) are written
+# to the console (the worker's log) instead of failing against a server that is not there.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
 PASSWORD_RESET_ENABLED = bool(EMAIL_HOST)
 # The API schema and docs are public in development; production serves them to signed-in
 # users only, unless PUBLIC_API_DOCS=1.

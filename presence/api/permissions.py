@@ -1,6 +1,6 @@
 from rest_framework import permissions
 
-from presence.selectors import is_supervisor
+from presence.selectors import agent_profile_get, is_supervisor
 
 
 class IsSupervisor(permissions.BasePermission):
@@ -30,3 +30,15 @@ class ReadAnyWriteConfigAdmin(IsConfigAdmin):
         if request.method in permissions.SAFE_METHODS:
             return bool(request.user and request.user.is_authenticated)
         return super().has_permission(request, view)
+
+
+class IsAgent(permissions.BasePermission):
+    """Signed in and set up as an agent. A non-agent gets the NotAnAgent error (404, code
+    "not_an_agent"), as the agent endpoints always answered; the profile read here is kept on the
+    request (`request.agent_profile`) so the view does not read it again."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        request.agent_profile = agent_profile_get(request.user)  # raises NotAnAgent
+        return True

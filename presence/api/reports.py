@@ -113,6 +113,12 @@ class ReportView(APIView):
     permission_classes = [IsSupervisor]
     renderer_classes = [renderers.JSONRenderer, CSVRenderer, renderers.BrowsableAPIRenderer]
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only a report is CSV: errors and OPTIONS stay JSON whatever format was asked for.
+        if response.status_code >= 400 or request.method != "GET":
+            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("since", str, description="ISO 8601; default 7 days before until"),
@@ -123,12 +129,6 @@ class ReportView(APIView):
         ],
         responses={(200, "application/json"): ReportSerializer, (200, "text/csv"): OpenApiTypes.STR},
     )
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Only a report is CSV: errors and OPTIONS stay JSON whatever format was asked for.
-        if response.status_code >= 400 or request.method != "GET":
-            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
-
     def get(self, request, slug: str):
         report = REPORTS.get(slug)
         if report is None:

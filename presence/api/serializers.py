@@ -114,6 +114,23 @@ class PresenceMeSerializer(PresenceSerializer):
 class StatusChangeInputSerializer(serializers.Serializer):
     status = IdRelatedField(queryset=Status.objects.all())
     reason = serializers.CharField(max_length=REASON_MAX_LENGTH, required=False, allow_blank=True, default="")
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Switch even when it leaves one of my teams below its minimum of routable agents (coverage "
+        "alarm); without it such a switch is answered 409 with the question in `confirm`.",
+    )
+
+
+class ConfirmationRequiredSerializer(serializers.Serializer):
+    """409: the switch would leave one of my teams short of agents; send it again with confirm=true."""
+
+    message = serializers.CharField()
+    code = serializers.CharField()
+    confirm = serializers.CharField(help_text="The question to ask the agent.")
+    teams = serializers.ListField(
+        child=serializers.DictField(), help_text="The teams left short: team, name, minimum, routable (now)."
+    )
 
 
 class StatusRequestDecisionSerializer(serializers.Serializer):
@@ -208,6 +225,9 @@ class AgentSerializer(serializers.Serializer):
     phone_number = serializers.CharField(
         max_length=32, required=False, allow_blank=True, default="", help_text="Where forwarded calls go."
     )
+    language = serializers.CharField(
+        read_only=True, help_text="The agent's page language (en, de); empty: the browser's language."
+    )
     presence = serializers.SerializerMethodField()
 
     def validate_username(self, value: str) -> str:
@@ -235,6 +255,7 @@ class AgentSerializer(serializers.Serializer):
             "licence_type": profile.licence_type,
             "delegate": profile.delegate_id,
             "phone_number": profile.phone_number,
+            "language": profile.language,
             "presence": self.get_presence(profile),
         }
 

@@ -8,11 +8,15 @@ from rest_framework.views import APIView
 
 from presence import selectors, services
 from presence.api.fields import AgentField, IdRelatedField
+from presence.api.permissions import IsAgent
 from presence.api.serializers import PresenceSerializer
 from presence.models import Call
 from presence.workload import workloads
 
 User = get_user_model()
+
+CALL_EVENTS = [("started", "started"), ("ended", "ended")]
+CALL_TARGETS = [("softphone", "softphone"), ("forward", "forward")]
 
 
 class CanReportCallEvents(permissions.BasePermission):
@@ -33,7 +37,7 @@ class CanReportCallEvents(permissions.BasePermission):
 class CallEventSerializer(serializers.Serializer):
     agent = AgentField()
     call_id = serializers.CharField(max_length=128)
-    event = serializers.ChoiceField(choices=[("started", "started"), ("ended", "ended")])
+    event = serializers.ChoiceField(choices=CALL_EVENTS)
 
 
 class CallSerializer(serializers.ModelSerializer):
@@ -58,6 +62,7 @@ class TelephonyEventView(APIView):
     permission_classes = [CanReportCallEvents]
 
     @extend_schema(
+        operation_id="telephony_report_event",
         request=CallEventSerializer,
         responses={200: CallEventResponseSerializer},
         examples=[OpenApiExample("A call starts", value={"agent": 7, "call_id": "c-4711", "event": "started"})],
@@ -90,7 +95,7 @@ class TelephonyAgentsView(APIView):
                 {
                     "agent": serializers.IntegerField(),
                     "status": serializers.IntegerField(),
-                    "target": serializers.ChoiceField(choices=[("softphone", "softphone"), ("forward", "forward")]),
+                    "target": serializers.ChoiceField(choices=CALL_TARGETS),
                     "phone_number": serializers.CharField(allow_null=True),
                 },
                 many=True,
@@ -105,11 +110,10 @@ class PresenceMeWrapUpDoneView(APIView):
     """I am done with my after call work: back to the status I had before the call (409 when I am
     not in after call work)."""
 
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [permissions.IsAuthenticated, IsAgent]
 
-    @extend_schema(request=None, responses={200: PresenceSerializer})
+    @extend_schema(operation_id="presence_me_wrap_up_done", request=None, responses={200: PresenceSerializer})
     def post(self, request):
-        selectors.agent_profile_get(request.user)
         change = services.presence_wrap_up_done(request.user, actor=request.user)
         presence = selectors.presence_get(request.user)
         return Response(

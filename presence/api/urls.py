@@ -2,7 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from presence import converters  # noqa: F401 - registers the <id:...> converter
-from presence.api import telephony, views
+from presence.api import coverage, telephony, views
 from presence.api.reports import ReportView
 
 router = DefaultRouter()
@@ -32,6 +32,7 @@ urlpatterns = [
     path("telephony/events/", telephony.TelephonyEventView.as_view(), name="telephony-events"),
     path("telephony/agents/", telephony.TelephonyAgentsView.as_view(), name="telephony-agents"),
     path("presence-settings/", views.PresenceSettingsView.as_view(), name="presence-settings"),
+    path("coverage/", coverage.CoverageView.as_view(), name="coverage"),
     path("reports/<slug:slug>/", ReportView.as_view(), name="report"),
     path("", include(router.urls)),
 ]

@@ -2,7 +2,7 @@
 
 import django_filters
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from presence import selectors, services
 from presence.api.filters import IdFilter, TimeFilter
 from presence.api.permissions import (
+    IsAgent,
     IsConfigAdmin,
     ReadAnyWriteConfigAdmin,
     is_supervisor,
@@ -22,6 +23,7 @@ from presence.api.permissions import (
 from presence.api.serializers import (
     AgentSerializer,
     AgentUpdateSerializer,
+    ConfirmationRequiredSerializer,
     NoticeSerializer,
     PresenceMeSerializer,
     PresenceSerializer,
@@ -36,6 +38,8 @@ from presence.api.serializers import (
 )
 from presence.api.throttling import SignInThrottle
 from presence.availability import Availability, availability_expression
+from presence.coverage import coverage_switch_question, coverage_switch_warnings
+from presence.errors import ConfirmationRequired
 from presence.limits import ID_PATTERN
 from presence.models import (
     AgentProfile,
@@ -50,7 +54,7 @@ from presence.workload import workloads
 User = get_user_model()
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, style={"input_type": "password"}, trim_whitespace=False)
 
@@ -78,8 +82,13 @@ class TokenView(APIView):
         )
 
     @extend_schema(
-        request=TokenRequestSerializer,
+        operation_id="auth_token_create",
+        request=CredentialsSerializer,
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+        examples=[
+            OpenApiExample("Sign in", value={"username": "ann", "password": "s3cret-passw0rd"}, request_only=True),
+            OpenApiExample("A token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}, response_only=True),
+        ],
     )
     def post(self, request):
         throttle = SignInThrottle()
@@ -90,7 +99,11 @@ class TokenView(APIView):
         throttle.record(request, succeeded=True)
         return Response({"token": services.api_token_get_or_create(data.validated_data["user"]).key})
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Signed out of the API.")})
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        request=None,
+        responses={204: OpenApiResponse(description="Signed out of the API.")},
+    )
     def delete(self, request):
         services.api_tokens_revoke(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -101,7 +114,11 @@ class TokenRotateView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={200: inline_serializer("TokenRotated", {"token": serializers.CharField()})})
+    @extend_schema(
+        operation_id="auth_token_rotate",
+        request=None,
+        responses={200: inline_serializer("TokenRotated", {"token": serializers.CharField()})},
+    )
     def post(self, request):
         return Response({"token": services.api_token_rotate(request.user).key})
 
@@ -156,27 +173,39 @@ class PresenceMeView(APIView):
     "still working?" question, for the agent panel's warnings, their queues (P10) and their
     undismissed notices (P11)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
     @extend_schema(responses={200: PresenceMeSerializer})
     def get(self, request):
-        profile = selectors.agent_profile_get(request.user)
-        return _presence_response(selectors.presence_get(request.user), profile)
+        return _presence_response(selectors.presence_get(request.user), request.agent_profile)
 
 
 class PresenceMeStatusView(APIView):
-    """Change my status: 200 with my presence, or 202 with the request when it needs approval."""
+    """Change my status: 200 with my presence, or 202 with the request when it needs approval.
+    A switch that would leave one of my open teams below its minimum of routable agents (the
+    coverage alarm) is answered 409 with the question in `confirm`, until sent with confirm=true."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
     @extend_schema(
+        operation_id="presence_me_set_status",
         request=StatusChangeInputSerializer,
-        responses={200: PresenceMeSerializer, 202: StatusChangeRequestSerializer},
+        responses={200: PresenceMeSerializer, 202: StatusChangeRequestSerializer, 409: ConfirmationRequiredSerializer},
+        examples=[
+            OpenApiExample("A status, by its id in statuses_list", value={"status": 1}, request_only=True),
+            OpenApiExample("With a reason", value={"status": 4, "reason": "Lunch with the team"}, request_only=True),
+        ],
     )
     def post(self, request):
-        profile = selectors.agent_profile_get(request.user)
         data = StatusChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if not data.validated_data["confirm"]:
+            warnings = coverage_switch_warnings(request.user, data.validated_data["status"])
+            if warnings:
+                question = coverage_switch_question(warnings)
+                teams = [{"team": w.team_id, "name": w.name, "minimum": w.minimum, "routable": w.routable}
+                         for w in warnings]  # fmt: skip
+                raise ConfirmationRequired(question, extra={"confirm": question, "teams": teams})
         choice = services.presence_request_status(
             request.user,
             data.validated_data["status"],
@@ -186,17 +215,19 @@ class PresenceMeStatusView(APIView):
         )
         if choice.request is not None:
             return Response(StatusChangeRequestSerializer(choice.request).data, status=status.HTTP_202_ACCEPTED)
-        return _presence_response(choice.presence, profile)
+        return _presence_response(choice.presence, request.agent_profile)
 
 
 class PresenceMeHeartbeatView(APIView):
-    """The open agent panel is alive (C5)."""
+    """The open agent panel is alive (C5): POST with no body about once a minute while it is open;
+    an agent in a receiving status whose heartbeats stop is set to the auto-offline status."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded.")})
+    @extend_schema(
+        operation_id="presence_me_heartbeat", request=None, responses={204: OpenApiResponse(description="Recorded.")}
+    )
     def post(self, request):
-        selectors.agent_profile_get(request.user)
         services.presence_record_heartbeat(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -204,11 +235,12 @@ class PresenceMeHeartbeatView(APIView):
 class PresenceMeActivityView(APIView):
     """The agent did something on the page (typing, clicking): resets the idle timeout (C4)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Recorded.")})
+    @extend_schema(
+        operation_id="presence_me_activity", request=None, responses={204: OpenApiResponse(description="Recorded.")}
+    )
     def post(self, request):
-        selectors.agent_profile_get(request.user)
         services.presence_record_activity(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -216,19 +248,18 @@ class PresenceMeActivityView(APIView):
 class PresenceMeStillWorkingView(APIView):
     """Answer "still working?" (C6): the open question closes and the agent is not kicked out."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
     @extend_schema(
+        operation_id="presence_me_still_working",
         request=None,
         responses={200: inline_serializer("StillWorkingAnswer", {"answered": serializers.BooleanField()})},
     )
     def post(self, request):
-        selectors.agent_profile_get(request.user)
         return Response({"answered": services.presence_answer_still_working(request.user)})
 
 
 def _queues_response(request, change, team: int) -> Response:
-    selectors.agent_profile_get(request.user)
     change(request.user, team, actor=request.user)
     return Response(QueuesSerializer({"queues": selectors.my_queues(request.user)}).data)
 
@@ -237,9 +268,9 @@ class PresenceMeQueueJoinView(APIView):
     """Take work from one of my teams' queues again (P10): 200 with all my queues; 404 when I am
     not a member of that team. Its waiting tickets are routed once I am back in."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
-    @extend_schema(request=None, responses={200: QueuesSerializer})
+    @extend_schema(operation_id="presence_me_join_queue", request=None, responses={200: QueuesSerializer})
     def post(self, request, team: int):
         return _queues_response(request, services.presence_queue_join, team)
 
@@ -248,9 +279,9 @@ class PresenceMeQueueLeaveView(APIView):
     """Stop taking work from one of my teams' queues, staying a member (P10): 200 with all my
     queues; 404 when I am not a member of that team."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
-    @extend_schema(request=None, responses={200: QueuesSerializer})
+    @extend_schema(operation_id="presence_me_leave_queue", request=None, responses={200: QueuesSerializer})
     def post(self, request, team: int):
         return _queues_response(request, services.presence_queue_leave, team)
 
@@ -258,11 +289,14 @@ class PresenceMeQueueLeaveView(APIView):
 class PresenceMeNoticeDismissView(APIView):
     """Dismiss one of my notices (P11); 404 for an unknown notice or someone else's."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAgent]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Dismissed.")})
+    @extend_schema(
+        operation_id="presence_me_dismiss_notice",
+        request=None,
+        responses={204: OpenApiResponse(description="Dismissed.")},
+    )
     def post(self, request, id: int):
-        selectors.agent_profile_get(request.user)
         services.presence_notice_dismiss(request.user, id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -34,6 +34,12 @@ from presence.services.automation import (
 )
 from presence.services.catalogue import status_delete, status_save, status_set_enabled
 from presence.services.config import presence_settings_update
+from presence.services.coverage import (
+    CoverageChange,
+    coverage_check,
+    team_opening_hours_delete,
+    team_opening_hours_save,
+)
 from presence.services.notices import NoticeNotFound, presence_notice_dismiss
 from presence.services.queues import NotATeamMember, presence_queue_join, presence_queue_leave
 from presence.services.sign_in import sign_in_unlock
@@ -69,6 +75,10 @@ __all__ = [
     "Outcome",
     "StatusChange",
     "BulkStatusResult",
+    "CoverageChange",
+    "coverage_check",
+    "team_opening_hours_delete",
+    "team_opening_hours_save",
     "agent_create",
     "agent_deactivate",
     "agent_profile_delete",

@@ -1,10 +1,12 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from presence.models import AgentLoad, AgentPresence, AgentProfile, Channel, Source, Status, Team, TeamMembership
 from presence.saving import save_or_refuse
+from presence.selectors import agent_language_cache_key
 from presence.services.routing_columns import memberships_sync, memberships_sync_load
 from presence.signals import agent_deactivated
 
@@ -92,6 +94,8 @@ def agent_profile_save(profile: AgentProfile, *, actor) -> AgentProfile:
         profile.save()
         presence_ensure(profile.user)
         AgentLoad.objects.get_or_create(agent=profile.user)
+        # The pages read the agent's language through the cache (AgentLanguageMiddleware).
+        transaction.on_commit(lambda: cache.delete(agent_language_cache_key(profile.user_id)))
     return profile
 
 

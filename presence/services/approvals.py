@@ -4,11 +4,13 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from presence.errors import ApplicationError, StatusChangeRefused
 from presence.limits import reason_too_long
 from presence.models import AgentPresence, Notice, Source, Status, StatusCategory, StatusRequest
 from presence.services.status_change import Outcome, StatusChange, presence_change_status
+from presence.signals import status_request_decided
 
 
 class RequestAlreadyDecided(ApplicationError):
@@ -31,12 +33,15 @@ def _decide(request: StatusRequest, state: str, *, actor, reason: str) -> Status
     if problem:
         raise ApplicationError(problem, code="reason_too_long")
     if getattr(actor, "pk", None) == request.agent_id:
-        raise OwnRequest("You cannot decide your own request: another supervisor approves or rejects it.")
+        raise OwnRequest(_("You cannot decide your own request: another supervisor approves or rejects it."))
     request = StatusRequest.objects.select_for_update().select_related("agent", "status").get(pk=request.pk)
     if request.state != StatusRequest.State.PENDING:
-        raise RequestAlreadyDecided(f"This request was already {request.get_state_display().lower()}.")
+        raise RequestAlreadyDecided(
+            _("This request was already %(state)s.") % {"state": request.get_state_display().lower()}
+        )
     request.state, request.decided_by, request.decided_at = state, actor, timezone.now()
     request.save(update_fields=["state", "decided_by", "decided_at"])
+    status_request_decided.send(sender=StatusRequest, request=request, decision=state, actor=actor, reason=reason)
     return request
 
 
@@ -69,8 +74,11 @@ def supervisor_change_refusal(presence: AgentPresence | None) -> str | None:
     """For forms that show the refusal before posting: a supervisor may not set the status of an
     agent who is Offline (not signed in). The change itself checks again under the lock."""
     if presence is None or presence.status.category == StatusCategory.OFFLINE:
-        name = presence.agent.get_username() if presence is not None else "The agent"
-        return f"{name} is offline: their status can be changed once they sign in."
+        if presence is None:
+            return _("The agent is offline: their status can be changed once they sign in.")
+        return _("%(agent)s is offline: their status can be changed once they sign in.") % {
+            "agent": presence.agent.get_username()
+        }
     return None
 
 

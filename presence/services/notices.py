@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from presence.errors import ApplicationError
 from presence.models import Notice
@@ -18,7 +19,7 @@ def presence_notice_dismiss(agent, notice_id: int, *, now=None) -> Notice:
     with transaction.atomic():
         notice = Notice.objects.select_for_update().filter(pk=notice_id, agent_id=agent.pk).first()
         if notice is None:
-            raise NoticeNotFound("No such notice.")
+            raise NoticeNotFound(_("No such notice."))
         if notice.dismissed_at is None:
             notice.dismissed_at = now or timezone.now()
             notice.save(update_fields=["dismissed_at"])

@@ -1,6 +1,7 @@
 """My queues (P10): an agent takes work from a team's queue, or leaves it, keeping the membership."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from presence.errors import ApplicationError
 from presence.models import Team, TeamMembership
@@ -38,7 +39,7 @@ def _set_active(agent, team: Team | int, active: bool, *, actor) -> TeamMembersh
             .first()
         )
         if membership is None:
-            raise NotATeamMember(f"{agent.get_username()} is not a member of that team.")
+            raise NotATeamMember(_("%(agent)s is not a member of that team.") % {"agent": agent.get_username()})
         if membership.active == active:
             return membership
         membership.active = active

@@ -8,6 +8,7 @@ from enum import StrEnum
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from presence.errors import NotAnAgent, StatusNotSelectable
 from presence.models import (
@@ -44,7 +45,7 @@ def presence_ensure(agent) -> AgentPresence:
     if presence is not None:
         return presence
     if not AgentProfile.objects.filter(user_id=agent.pk).exists():
-        raise NotAnAgent(f'User "{agent.get_username()}" is not an agent.')
+        raise NotAnAgent(_('User "%(username)s" is not an agent.') % {"username": agent.get_username()})
     offline = Status.objects.get(slug=Status.OFFLINE)
     try:
         with transaction.atomic():
@@ -68,9 +69,9 @@ def check_selectable(status: Status) -> None:
     """What a person may pick: enabled statuses, never one the system sets (Kicked out, and the
     phone system's On a call and After call work)."""
     if not status.enabled:
-        raise StatusNotSelectable(f'The status "{status.name}" is disabled.')
+        raise StatusNotSelectable(_('The status "%(status)s" is disabled.') % {"status": status.name})
     if status.slug in Status.SYSTEM_ONLY:
-        raise StatusNotSelectable(f'"{status.name}" is set by the system only.')
+        raise StatusNotSelectable(_('"%(status)s" is set by the system only.') % {"status": status.name})
 
 
 def _apply_queue_group(agent, status: Status) -> None:
@@ -150,13 +151,15 @@ def presence_change_status(
 def _failed_precondition(agent, presence, status, if_status, if_since, unless_offline, precondition) -> str | None:
     if not presence.agent.is_active and status.category != StatusCategory.OFFLINE:
         # A deactivated account stays Offline: nothing signs them in or routes to them again.
-        return f"{presence.agent.get_username()}'s account is deactivated."
+        return _("%(agent)s's account is deactivated.") % {"agent": presence.agent.get_username()}
     if if_status is not None and presence.status_id != if_status.pk:
         return f"no longer {if_status.name}"
     if if_since is not None and presence.since != if_since:
         return "the status changed meanwhile"
     if unless_offline and presence.status.category == StatusCategory.OFFLINE:
-        return f"{agent.get_username()} is offline: their status can be changed once they sign in."
+        return _("%(agent)s is offline: their status can be changed once they sign in.") % {
+            "agent": agent.get_username()
+        }
     return precondition(presence) if precondition is not None else None
 
 
@@ -208,7 +211,8 @@ def _notice(agent_id: int, old_status: Status, status: Status, *, actor, source,
         text = f"{who} changed your status from {old_status.name} to {status.name}"
     elif source in (Source.SHIFT, Source.APPOINTMENT):
         kind = Notice.Kind.CHANGED_BY_SCHEDULE
-        text = f"Your {source.label.lower()} changed your status to {status.name}"
+        # The value, not the label: notices are stored text, and the label follows the request's language.
+        text = f"Your {source.value} changed your status to {status.name}"
     else:
         return None
     return Notice(agent_id=agent_id, kind=kind, text=f"{text}{f': {reason}' if reason else ''}."[:400])

@@ -65,10 +65,14 @@ class ShiftTypeSerializer(serializers.ModelSerializer):
     serializer_related_field = IdRelatedField
     default_status = IdRelatedField(queryset=Status.objects.all())
     end_status = IdRelatedField(queryset=Status.objects.all(), required=False, allow_null=True)
+    # Declared: DRF would make a many-to-many through a model of our own read-only. The service
+    # sets it (and checks it against the budget); min_value 1 is the model's own validator.
+    break_statuses = IdRelatedField(queryset=Status.objects.all(), many=True, required=False)
 
     class Meta:
         model = ShiftType
-        fields = ["id", "name", "default_status", "end_status"]
+        fields = ["id", "name", "default_status", "end_status", "off_duty", "break_statuses", "break_minutes",
+                  "break_count"]  # fmt: skip
 
 
 class ShiftSerializer(ScheduledSerializer):

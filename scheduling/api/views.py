@@ -14,21 +14,29 @@ from scheduling.models import Appointment, Shift, ShiftType
 
 
 class ShiftTypeViewSet(viewsets.ModelViewSet):
-    """Shift types: the status at the start and, optionally, at the end. Admins write."""
+    """Shift types: the status at the start and, optionally, at the end, and the breaks a shift
+    allows (C8). Admins write."""
 
     serializer_class = ShiftTypeSerializer
     lookup_value_regex = ID_PATTERN  # an id beyond 64 bits is 404, not an OverflowError
     permission_classes = [ReadAnyWriteConfigAdmin]
     pagination_class = None
-    queryset = ShiftType.objects.select_related("default_status", "end_status")
+    queryset = ShiftType.objects.select_related("default_status", "end_status").prefetch_related("break_statuses")
 
     def perform_create(self, serializer):
-        serializer.instance = services.shift_type_save(ShiftType(**serializer.validated_data), actor=self.request.user)
+        data = dict(serializer.validated_data)
+        breaks = data.pop("break_statuses", [])
+        serializer.instance = services.shift_type_save(
+            ShiftType(**data), actor=self.request.user, break_statuses=breaks
+        )
 
     def perform_update(self, serializer):
-        for name, value in serializer.validated_data.items():
+        data = dict(serializer.validated_data)
+        breaks = data.pop("break_statuses", None)  # not sent: the shift type keeps its break statuses
+        for name, value in data.items():
             setattr(serializer.instance, name, value)
-        services.shift_type_save(serializer.instance, actor=self.request.user)
+        # DRF's update() drops the prefetched break statuses afterwards, so the answer shows the new.
+        services.shift_type_save(serializer.instance, actor=self.request.user, break_statuses=breaks)
 
     def perform_destroy(self, instance):
         services.shift_type_delete(instance, actor=self.request.user)

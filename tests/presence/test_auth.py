@@ -1,3 +1,6 @@
+"""Login and logout move agents between statuses (P3): the login status from the settings (P9),
+Offline on logout; a second login keeps the working status; non-agents have no presence."""
+
 import pytest
 from django.urls import reverse
 

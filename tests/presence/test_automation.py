@@ -1,4 +1,5 @@
-"""Time-travel tests of the presence sweeps: timed statuses, auto-offline, idle timeout, kick-out."""
+"""Time-travel tests of the presence sweeps: timed statuses (P5), auto-offline (C5), idle timeout
+(C4), kick-out (C6)."""
 
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ import time_machine
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from presence.models import AgentPresence, AgentSession, Source, StatusChangeLog, StillWorkingPrompt
+from presence.models import AgentPresence, AgentSession, Source, Status, StatusChangeLog, StillWorkingPrompt
 from presence.services import (
     presence_answer_still_working,
     presence_ask_still_working,
@@ -203,7 +204,7 @@ def test_unanswered_prompt_kicks_out_answered_one_does_not(statuses, presence_se
     with at(16):
         assert presence_kick_out_unanswered() == 1
         assert presence_kick_out_unanswered() == 0
-    assert (status_slug(ann), status_slug(bob)) == ("kicked-out", "available")
+    assert (status_slug(ann), status_slug(bob)) == (Status.KICKED_OUT, Status.AVAILABLE)
     assert StillWorkingPrompt.objects.get(agent=ann).state == "kicked_out"
 
 

@@ -1,3 +1,7 @@
+"""The status model and the settings (S1, S2, S3, S5, P9): the built-in statuses of the data
+migration (S2), the flags' validation (S1), the settings singleton (P9), and deletion guards that
+name what uses a status, system and settings statuses included (S3, S5)."""
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -178,7 +182,7 @@ def test_status_used_as_return_status_cannot_be_deleted(statuses):
 
 def test_system_statuses_cannot_be_deleted_one_by_one_or_in_bulk(statuses):
     with pytest.raises(StatusInUse, match="built-in system status"):
-        statuses["kicked-out"].delete()
+        statuses[Status.KICKED_OUT].delete()
     with pytest.raises(StatusInUse, match="Offline"):
         Status.objects.filter(slug__in=["offline", "meeting"]).delete()
     assert Status.objects.filter(slug__in=["offline", "meeting"]).count() == 2

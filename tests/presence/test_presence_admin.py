@@ -121,7 +121,7 @@ def test_system_status_cannot_be_deleted(admin_client_, statuses):
 def test_bulk_delete_keeps_used_and_system_statuses(admin_client_, statuses):
     AgentFactory(username="quinn", status=statuses["training"])
     unused = StatusFactory()
-    selected = [statuses["training"].pk, statuses["kicked-out"].pk, unused.pk]
+    selected = [statuses["training"].pk, statuses[Status.KICKED_OUT].pk, unused.pk]
     page = admin_client_.post(
         reverse("admin:presence_status_changelist"), {"action": "delete_selected", "_selected_action": selected}
     ).content.decode()

@@ -1,4 +1,5 @@
-"""The presence API of SPEC "A": statuses, presence/me, settings, agents, status log, tokens."""
+"""The presence API of SPEC "A": statuses (S1), presence/me (P2, P6), settings (P9), agents (P1),
+status log (P8), tokens (A3)."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -209,7 +210,8 @@ def test_change_my_status_to_disabled_or_system_only_is_400(agent_api, statuses)
         agent_api.post("/api/v1/presence/me/status/", {"status": statuses["training"].pk}, format="json"), 400
     )
     assert body["code"] == "status_not_selectable"
-    _error(agent_api.post("/api/v1/presence/me/status/", {"status": statuses["kicked-out"].pk}, format="json"), 400)
+    kicked_out = statuses[Status.KICKED_OUT].pk
+    _error(agent_api.post("/api/v1/presence/me/status/", {"status": kicked_out}, format="json"), 400)
 
 
 def test_malformed_json_is_400(agent_api):

@@ -1,3 +1,7 @@
+"""The one status change service (P2) and the agent services (P1): presence, log rows (P8) and the
+signal in one transaction; picks a person may not make (S5); approval requests (P6); heartbeats
+(C5); timed statuses (P5); agent_create and agent_update (P1)."""
+
 import threading
 from datetime import timedelta
 
@@ -12,6 +16,7 @@ from presence.models import (
     AgentPresence,
     AgentProfile,
     Source,
+    Status,
     StatusChangeLog,
     StatusRequest,
     TeamMembership,
@@ -138,7 +143,7 @@ def test_people_cannot_pick_disabled_or_kicked_out(statuses, agent, source):
     with pytest.raises(StatusNotSelectable, match="disabled"):
         presence_change_status(agent, statuses["training"], actor=agent, source=source)
     with pytest.raises(StatusNotSelectable, match="system"):
-        presence_change_status(agent, statuses["kicked-out"], actor=agent, source=source)
+        presence_change_status(agent, statuses[Status.KICKED_OUT], actor=agent, source=source)
     assert _presence(agent).status == statuses["offline"]
 
 
@@ -146,8 +151,8 @@ def test_automatic_sources_may_apply_any_status(statuses, agent):
     statuses["offline"].enabled = False
     statuses["offline"].save()
     presence_change_status(agent, statuses["available"], actor=None, source=Source.LOGIN)
-    presence_change_status(agent, statuses["kicked-out"], actor=None, source=Source.KICKED_OUT)
-    assert _presence(agent).status == statuses["kicked-out"]
+    presence_change_status(agent, statuses[Status.KICKED_OUT], actor=None, source=Source.KICKED_OUT)
+    assert _presence(agent).status == statuses[Status.KICKED_OUT]
     presence_change_status(agent, statuses["offline"], actor=None, source=Source.AUTO_OFFLINE)
     assert _presence(agent).status == statuses["offline"]
 
@@ -203,8 +208,9 @@ def test_status_with_teams_makes_them_the_active_teams(statuses, agent):
 
 def test_change_status_query_count(statuses, agent, django_assert_max_num_queries):
     # presence: settings, lock + read, update, queue-group lookup, log insert, savepoint pair;
-    # tickets' receiver: the agent's routing teams (the settings come with the signal).
-    with django_assert_max_num_queries(8):
+    # tickets' receiver: the agent's routing teams (the settings come with the signal);
+    # webhooks' receiver: the subscriptions (nobody listens: nothing more).
+    with django_assert_max_num_queries(9):
         presence_change_status(agent, statuses["available"], actor=agent, source=Source.API)
     with django_assert_max_num_queries(3):  # the no-op: lock and read only
         presence_change_status(agent, statuses["available"], actor=agent, source=Source.API)

@@ -144,7 +144,8 @@ def test_supervisor_adds_a_shift_type_a_shift_and_an_appointment(sam_client, sam
 def test_supervisor_adds_a_ticket_and_a_team_with_members(sam_client, sam, online):
     ann, bob = online("ann", "bob")
     data = {
-        "name": "Billing",
+        "name": "Billing", "coverage_minimum": "0",
+        "opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
         "routing-TOTAL_FORMS": "1", "routing-INITIAL_FORMS": "0", "routing-MIN_NUM_FORMS": "1",
         "routing-MAX_NUM_FORMS": "1", "routing-0-method": "load_balance",
         "memberships-TOTAL_FORMS": "2", "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
@@ -347,7 +348,7 @@ def test_bulk_set_status_asks_then_changes_each_agent_and_names_the_offline_ones
 
 def test_bulk_set_status_refuses_a_status_agents_cannot_pick(sam_client, statuses, online):
     (ann,) = online("ann")
-    response = _set_status(sam_client, AgentPresence.objects.filter(agent=ann), statuses["kicked-out"])
+    response = _set_status(sam_client, AgentPresence.objects.filter(agent=ann), statuses[Status.KICKED_OUT])
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert AgentPresence.objects.get(agent=ann).status == statuses["available"]
 

@@ -1,7 +1,12 @@
+"""The header status dropdown (U1) without JavaScript: a form post, refusals and approval requests
+(P6) as messages; the home page of a non-agent (U2)."""
+
+from html import escape
+
 import pytest
 from django.urls import reverse
 
-from presence.models import AgentPresence, StatusChangeLog, StatusRequest
+from presence.models import AgentPresence, Status, StatusChangeLog, StatusRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +44,8 @@ def test_dropdown_form_post_changes_status_without_javascript(agent_client, agen
 
 
 def test_dropdown_refusal_is_a_message_not_an_error_page(agent_client, agent, statuses):
-    response = agent_client.post(reverse("presence:status-change"), {"status": statuses["kicked-out"].pk}, follow=True)
+    kicked_out = statuses[Status.KICKED_OUT].pk
+    response = agent_client.post(reverse("presence:status-change"), {"status": kicked_out}, follow=True)
     assert response.status_code == 200
     assert "set by the system only" in response.content.decode()
     assert AgentPresence.objects.get(agent=agent).status == statuses["available"]
@@ -75,3 +81,20 @@ def test_non_agent_home_page(client, admin_user):
     client.force_login(admin_user)
     page = client.get("/").content.decode()
     assert "not set up as an agent" in page and 'aria-label="Change status"' not in page
+
+
+def test_agent_pages_refuse_a_non_agent_with_their_own_answer(client, admin_user, statuses):
+    # given a signed-in user without an agent profile
+    client.force_login(admin_user)
+    not_an_agent = f'User "{admin_user.get_username()}" is not an agent.'
+    # the dropdown without JavaScript: a message and back to the page, nothing changed
+    page = client.post(reverse("presence:status-change"), {"status": statuses["busy"].pk}, follow=True)
+    assert page.status_code == 200 and escape(not_an_agent) in page.content.decode()
+    # the page's script: JSON 404 with the message
+    state = client.get(reverse("presence:status-state"))
+    assert state.status_code == 404 and state.json() == {"message": not_an_agent}
+    # a GET of a form post is still a 405, and an anonymous user still goes to the login page
+    assert client.get(reverse("presence:still-working")).status_code == 405
+    client.logout()
+    assert client.post(reverse("presence:still-working"))["Location"].startswith("/accounts/login/")
+    assert not AgentPresence.objects.filter(agent=admin_user).exists()

@@ -1,4 +1,4 @@
-"""Item 8: who may decide, book and hand over what. A supervisor who is also an agent does not
+"""Item 8 (O4, P6, C2, T8): who may decide, book and hand over what. A supervisor who is also an agent does not
 approve their own requests; an agent's own appointment does not skip approval; no schedule sets
 a system or disabled status; agents hand tickets only to teammates who can take them, without
 learning anything about anybody else's presence."""

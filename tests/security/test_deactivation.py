@@ -1,4 +1,4 @@
-"""Deactivation (item 3): unticking "active" on a user, or deleting their agent profile, puts the
+"""Deactivation (item 3; A3, T4): unticking "active" on a user, or deleting their agent profile, puts the
 agent Offline (source system) in the same transaction; their tickets move through the mappings,
 or to the team queue; they are never routed again."""
 

@@ -65,6 +65,7 @@ from presence.services import presence_change_status, presence_queue_leave
 from scheduling.models import Appointment, Shift, ShiftType
 from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TicketFactory, UserFactory
 from tickets.models import ReassignMapping
+from webhooks.models import Event, Webhook
 
 pytestmark = [
     pytest.mark.django_db,
@@ -229,6 +230,8 @@ def world(statuses, make_team):
         "call": Call.objects.create(agent=ann, call_id="c-1", status_before=statuses["available"]).pk,
         "notice": Notice.objects.create(agent=ann, kind="changed_by_supervisor", text="Sam set you Busy.").pk,
         "bob_notice": Notice.objects.create(agent=bob, kind="changed_by_supervisor", text="Sam set you Busy.").pk,
+        # Subscribed to every event: every write that sends one builds and stores its payload.
+        "webhook": Webhook.objects.create(url="https://chat.example/hooks", events=Event.values, secret="s").pk,
     }  # fmt: skip
     # Work for the banners' posts: bob finishing his ticket before After work, ann asked "still working?".
     finishing = presence_change_status(bob, statuses["after-work"], actor=bob, source=Source.DROPDOWN)
@@ -256,7 +259,7 @@ def _fingerprinted_models() -> list:
     from django.contrib.auth import get_user_model
 
     user = get_user_model()
-    models = [m for label in ("presence", "tickets", "scheduling")
+    models = [m for label in ("presence", "tickets", "scheduling", "webhooks")
               for m in apps.get_app_config(label).get_models(include_auto_created=True)]  # fmt: skip
     models += [user, user.groups.through, user.user_permissions.through, Group, Group.permissions.through]
     models += [Token, LogEntry]
@@ -537,6 +540,7 @@ API_PATH_IDS = {
     "/api/v1/tickets/": ["ticket", "queue_ticket", "bob_ticket", "closed_ticket"],
     "/api/v1/presence/me/queues/": ["other_team", "team"],
     "/api/v1/presence/me/notices/": ["notice", "bob_notice"],
+    "/api/v1/webhooks/": ["webhook"],
 }
 # A valid value for a property, by its name: a fixture row's id, a list of them, or text.
 ID_PROPERTIES = {
@@ -550,6 +554,7 @@ TEXT_PROPERTIES = {
     "username": "fuzz-user", "password": "a-long-enough-pass-1", "email": "fuzz@example.com", "name": "Fuzz",
     "slug": "fuzz-slug", "color": "#123456", "subject": "Fuzz", "body": "a fuzz note", "reason": "fuzz",
     "call_id": "c-fuzz", "start": "2030-01-08T10:00:00Z", "end": "2030-01-08T11:00:00Z", "phone_number": "+4930123",
+    "url": "https://chat.example/hooks", "events": ["status.changed"],
 }  # fmt: skip
 # Other rows' ids, tried in every id property: not an agent, an unused status, a closed ticket...
 OTHER_IDS = ["not_agent", "other_agent", "unused", "offline", "closed_ticket", "decided_request", "other_team"]

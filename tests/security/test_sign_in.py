@@ -1,4 +1,4 @@
-"""Sign-in throttling at every door (item 1): the form and the admin login (django-axes), the API's
+"""Sign-in throttling at every door (item 1, A3): the form and the admin login (django-axes), the API's
 token endpoint (a DRF throttle in the cache). 10 failures per username and address in 15 minutes
 lock that pair out for 15 minutes; supervisors can unlock."""
 

@@ -1,4 +1,4 @@
-"""API token lifecycle (item 2): tokens die with a password change, a deactivation or the agent
+"""API token lifecycle (item 2, A3): tokens die with a password change, a deactivation or the agent
 profile; rotate and sign out; an optional lifetime; the admin shows when each was last used."""
 
 from datetime import timedelta

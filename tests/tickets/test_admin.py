@@ -1,3 +1,6 @@
+"""The tickets admin (U4): the Unassigned queue filter, assigning with warnings (T5) and refusals
+(T7), routing teams (T2, T3), and re-assign mappings edited next to the status (T4)."""
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -115,7 +118,8 @@ def test_team_admin_edits_routing_and_shows_the_queue(
     changelist = admin_client_.get(reverse("admin:presence_team_changelist")).content.decode()
     assert "Manual" in changelist
     data = {
-        "name": "Support",
+        "name": "Support", "coverage_minimum": "0",
+        "opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
         "routing-TOTAL_FORMS": "1", "routing-INITIAL_FORMS": "1",
         "routing-MIN_NUM_FORMS": "1", "routing-MAX_NUM_FORMS": "1",
         "routing-0-team": team.pk, "routing-0-method": "round_robin",

@@ -1,3 +1,7 @@
+"""The tickets API (A, T1): tickets, queues and notes with @mentions (T1), routing on create (T3),
+assignment warnings (T5), taking from the queue (T8), team routing (T2), re-assign mappings (T4),
+presence/me with availability (P7), live-chat availability (T6), capacity and delegate (P1)."""
+
 import pytest
 from rest_framework.test import APIClient
 

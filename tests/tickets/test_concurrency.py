@@ -1,4 +1,4 @@
-"""Routing under real concurrency on PostgreSQL: threads with their own connections."""
+"""Routing under real concurrency on PostgreSQL (T3): threads with their own connections."""
 
 import threading
 from collections import Counter

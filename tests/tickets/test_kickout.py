@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from presence.models import AgentPresence, StillWorkingPrompt
+from presence.models import AgentPresence, Status, StillWorkingPrompt
 from presence.services import presence_kick_out_unanswered
 from tests.factories import TicketFactory
 from tickets.models import RoutingMethod
@@ -40,7 +40,7 @@ def test_no_answer_kicks_out_and_returns_the_tickets(ann_with_ticket):
     with at(32):
         assert kick_out_task()["kicked_out"] == 1
     presence = AgentPresence.objects.select_related("status").get(agent=ann)
-    assert presence.status.slug == "kicked-out"
+    assert presence.status.slug == Status.KICKED_OUT
     ticket.refresh_from_db()
     assert ticket.assignee is None  # back in the team queue
     with at(50):

@@ -1,3 +1,7 @@
+"""Automatic assignment (T2, T3) under the one routing rule (T7): who receives (status, channel
+capability, capacity, active membership, not finishing P4), round robin and load balance (T2), and
+queues routed when an agent becomes eligible (T3)."""
+
 import pytest
 
 from presence.models import AgentPresence, Source, TeamMembership

@@ -157,8 +157,8 @@ def test_the_page_query_count_does_not_grow_with_notes_or_teammates(
     client = _client(ann)
     client.get(_url(ticket))  # the first visit opens it (two more writes)
     # session, user, supervisor group, ticket, notes, header (profile, presence, statuses,
-    # request), hand-over candidates, teammates
-    with django_assert_max_num_queries(11):
+    # request), hand-over candidates, teammates, routing decisions (T11)
+    with django_assert_max_num_queries(12):
         page = client.get(_url(ticket))
     assert page.status_code == 200
     assert len(_options(page)) == 8 and _text(page).count('class="note-item"') == 24

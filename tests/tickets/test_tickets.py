@@ -1,3 +1,9 @@
+"""Tickets and notes (T1) with the features around them: finishing (P4: test_finishing_*,
+test_picking_the_current_status_again_cancels_finishing, test_automatic_sources_do_not_wait_...),
+derived availability (P7: test_availability_in_every_state), warnings on assigning and mentioning
+(T5: test_assigning_to_a_warning_status_warns_but_assigns, test_mentions_are_recorded_and_warn),
+assignment refusals (T7), and live-chat availability counts (T6)."""
+
 import pytest
 
 from presence.availability import availability_of

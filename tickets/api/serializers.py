@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from presence.api.fields import AgentField, IdRelatedField
 from presence.models import Team
-from tickets.models import MappingAction, ReassignMapping, RoutingMethod, Ticket, TicketNote
+from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket, TicketNote
 
 User = get_user_model()
 
@@ -83,3 +83,23 @@ class TeamAvailabilitySerializer(serializers.Serializer):
 class LiveChatAvailabilitySerializer(serializers.Serializer):
     online = serializers.IntegerField()
     teams = TeamAvailabilitySerializer(many=True)
+
+
+class PassedOverSerializer(serializers.Serializer):
+    agent = serializers.IntegerField()
+    username = serializers.CharField()
+    reason = serializers.ChoiceField(choices=RoutingDecision.PassedOver.choices)
+
+
+class RoutingDecisionSerializer(serializers.ModelSerializer):
+    """Why an automatic assignment went where it went (T11)."""
+
+    agent = serializers.IntegerField(source="agent_id", allow_null=True, read_only=True)
+    agent_username = serializers.CharField(source="agent.username", default=None, read_only=True)
+    passed_over = PassedOverSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RoutingDecision
+        fields = ["id", "at", "agent", "agent_username", "method", "candidates", "load", "capacity", "passed_over",
+                  "reason"]  # fmt: skip
+        read_only_fields = fields

@@ -1,7 +1,7 @@
 """The tickets API (SPEC "A"): tickets, teams, re-assign mappings, live-chat availability."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -16,6 +16,7 @@ from tickets import selectors, services
 from tickets.api.serializers import (
     LiveChatAvailabilitySerializer,
     ReassignMappingSerializer,
+    RoutingDecisionSerializer,
     TeamSerializer,
     TicketAssignInputSerializer,
     TicketAssignOutputSerializer,
@@ -34,6 +35,17 @@ class TicketFilter(django_filters.FilterSet):
         fields = ["team", "state", "assignee", "channel", "unassigned", "pinned", "linked_to_chat"]
 
 
+@extend_schema_view(
+    create=extend_schema(
+        examples=[
+            OpenApiExample(
+                "An e-mail for a team",
+                value={"subject": "Cannot sign in to the portal", "channel": "email", "team": 1},
+                request_only=True,
+            ),
+        ]
+    )
+)
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                     mixins.UpdateModelMixin, viewsets.GenericViewSet):  # fmt: skip
     """Tickets. Agents see and act on their own tickets and their teams' Unassigned queue;
@@ -64,7 +76,14 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             serializer.instance, actor=self.request.user, **serializer.validated_data
         )
 
-    @extend_schema(request=TicketAssignInputSerializer, responses={200: TicketAssignOutputSerializer})
+    @extend_schema(
+        request=TicketAssignInputSerializer,
+        responses={200: TicketAssignOutputSerializer},
+        examples=[
+            OpenApiExample("To an agent, by user id", value={"agent": 7}, request_only=True),
+            OpenApiExample("Back to the Unassigned queue", value={"agent": None}, request_only=True),
+        ],
+    )
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         """Assign to an agent (`null` puts it back in the Unassigned queue); warnings do not block."""
@@ -78,7 +97,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             ticket, warnings = services.ticket_assign(ticket, agent, actor=request.user)
         return Response({"ticket": TicketSerializer(ticket).data, "warnings": warnings})
 
-    @extend_schema(request=TicketNoteSerializer, responses={201: TicketNoteOutputSerializer})
+    @extend_schema(
+        operation_id="tickets_add_note", request=TicketNoteSerializer, responses={201: TicketNoteOutputSerializer}
+    )
     @action(detail=True, methods=["post"])
     def notes(self, request, pk=None):
         """Add a note; @username mentions warn when the mentioned agent's status asks for it."""
@@ -93,6 +114,14 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def close(self, request, pk=None):
         ticket = services.ticket_close(self.get_object(), actor=request.user)
         return Response(TicketSerializer(ticket).data)
+
+    @extend_schema(operation_id="tickets_routing", request=None, responses={200: RoutingDecisionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def routing(self, request, pk=None):
+        """Why this ticket went where it went (T11): its routing decisions, newest first, each with
+        the members passed over ahead of the chosen agent and why."""
+        decisions = selectors.routing_decisions_of(self.get_object())
+        return Response(RoutingDecisionSerializer(decisions, many=True).data)
 
     @extend_schema(request=None, responses={200: TicketSerializer})
     @action(detail=True, methods=["post"])
@@ -164,6 +193,19 @@ class LiveChatAvailabilityView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: LiveChatAvailabilitySerializer})
+    @extend_schema(
+        operation_id="live_chat_availability",
+        responses={200: LiveChatAvailabilitySerializer},
+        examples=[
+            OpenApiExample(
+                "Three agents online for chat",
+                value={
+                    "online": 3,
+                    "teams": [{"team": 1, "name": "Support", "online": 2}, {"team": 2, "name": "Billing", "online": 1}],
+                },
+                response_only=True,
+            ),
+        ],
+    )
     def get(self, request):
         return Response(live_chat_availability())

@@ -6,6 +6,7 @@ from django.utils import timezone
 from presence.models import AgentProfile, PresenceSettings, Source, Status
 from presence.saving import save_or_refuse
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
+from tickets.services.decisions import decisions_write_delegated
 from tickets.services.moves import move_tickets
 from tickets.services.routing import route_locked
 
@@ -56,6 +57,7 @@ def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) ->
         targets = {None: routed.unrouted}
     elif action == MappingAction.DELEGATE:
         moved, targets = [], _delegate_targets(agent, tickets)
+        decisions_write_delegated(targets, reason=reason, now=now)
     else:
         moved, targets = [], {None: tickets}
     for assignee_id, batch in targets.items():

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from presence.models import Channel
 from tickets.models import HELD_STATES, Ticket
 from tickets.services.load import capability_case_sql, delta, load_apply, memberships_sql, upsert_sql
+from tickets.signals import tickets_assigned
 
 # Ids per history INSERT on SQLite, under its limit of bound parameters.
 HISTORY_BATCH = 5000
@@ -39,7 +40,8 @@ def move_tickets(tickets, *, assignee_id: int | None, actor, reason: str, now, u
             select = tickets.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
         else:  # one array parameter, however many ids
             select = (_select_by_ids_sql(using), [list(tickets)])
-        return _move_in_one_statement(*select, using, assignee_id, now, history_meta)
+        ids = _move_in_one_statement(*select, using, assignee_id, now, history_meta)
+        return _announce(ids, assignee_id, actor, reason)
     if not isinstance(tickets, QuerySet):
         tickets = Ticket.objects.using(using).filter(pk__in=list(tickets))
     rows = list(tickets.order_by().values_list("id", "assignee_id", "channel", "state"))
@@ -63,6 +65,14 @@ def move_tickets(tickets, *, assignee_id: int | None, actor, reason: str, now, u
             deltas = delta(assignee_id, channel, +1, deltas)
     if deltas:
         load_apply(deltas, using=using)
+    return _announce(ids, assignee_id, actor, reason)
+
+
+def _announce(ids: list[int], assignee_id: int | None, actor, reason: str) -> list[int]:
+    """`tickets_assigned` for tickets given to an agent (not for a move to the queue), in the
+    move's transaction."""
+    if assignee_id is not None and ids:
+        tickets_assigned.send(sender=Ticket, ticket_ids=ids, assignee_id=assignee_id, actor=actor, reason=reason)
     return ids
 
 
@@ -93,7 +103,8 @@ def _move_sql(using: str) -> str:
             f"RETURNING {returning}, old.old_assignee, old.old_state), "
             f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
             f"SELECT {_ticket_columns()}, %s, %s, %s, %s FROM moved), "
-            f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n FROM moved "
+            f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n "
+            f"FROM moved "
             f"WHERE old_assignee IS NOT NULL AND old_state IN ({held}) "
             f"UNION ALL SELECT {_quote('assignee_id')}, {capability_case_sql(_quote('channel'))}, 1 FROM moved "
             f"WHERE {_quote('assignee_id')} IS NOT NULL AND {_quote('state')} IN ({held})), "

@@ -1,7 +1,10 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from presence.eligibility import is_eligible, is_overflow
 from presence.errors import ApplicationError
 from presence.models import AgentLoad, AgentPresence, AgentProfile, Status, StatusCategory, TeamMembership
 from presence.selectors import is_supervisor
@@ -9,6 +12,7 @@ from presence.services import presence_answer_still_working, presence_complete_f
 from tickets.models import (
     HELD_STATES,
     NOTE_MAX_LENGTH,
+    RoutingMethod,
     Ticket,
     TicketNote,
     TicketState,
@@ -16,7 +20,8 @@ from tickets.models import (
 )
 from tickets.selectors import ticket_receivers, ticket_teammates
 from tickets.services.load import delta, load_apply
-from tickets.services.routing import team_queue_route, tickets_route
+from tickets.services.routing import lock_unassigned, route_locked, team_queue_route, tickets_route
+from tickets.signals import tickets_assigned
 
 User = get_user_model()
 
@@ -42,8 +47,10 @@ def status_warning(agent, status: Status, *, mention: bool = False) -> str | Non
     """The warning a status asks for when assigning to (or mentioning) an agent in it (T5)."""
     if (status.warn_on_mention if mention else status.warn_on_assign) is False:
         return None
-    action = "mentioned" if mention else "assigned to"
-    return f"{agent.get_username()} is {status.name}: they may not see what they are {action} for a while."
+    names = {"agent": agent.get_username(), "status": status.name}
+    if mention:
+        return _("%(agent)s is %(status)s: they may not see what they are mentioned for a while.") % names
+    return _("%(agent)s is %(status)s: they may not see what they are assigned to for a while.") % names
 
 
 def _after_commit_route_queue(team_id: int | None) -> None:
@@ -82,20 +89,27 @@ def assignment_refusal(ticket: Ticket, agent, *, by_supervisor: bool = True) -> 
     instead). The admin's form asks before saving anything; ticket_assign asks again under the
     ticket's lock."""
     if ticket.state == TicketState.CLOSED:
-        return f"Ticket #{ticket.pk} is closed." if ticket.pk else "A closed ticket cannot be assigned."
+        if ticket.pk:
+            return _("Ticket #%(ticket)s is closed.") % {"ticket": ticket.pk}
+        return _("A closed ticket cannot be assigned.")
     profile = AgentProfile.objects.filter(user_id=agent.pk).first()
     presence = AgentPresence.objects.select_related("status").filter(agent_id=agent.pk).first()
+    names = {"agent": agent.get_username()}
     if profile is None or presence is None:
-        return f"{agent.get_username()} is not an agent."
+        return _("%(agent)s is not an agent.") % names
     if presence.status.category == StatusCategory.OFFLINE:
-        return f"{agent.get_username()} is offline and cannot be assigned tickets."
+        return _("%(agent)s is offline and cannot be assigned tickets.") % names
     if not by_supervisor and not presence.status.can_receive:
-        return f"{agent.get_username()} is {presence.status.name}: that status cannot receive work."
+        return _("%(agent)s is %(status)s: that status cannot receive work.") % {
+            **names,
+            "status": presence.status.name,
+        }
     if not profile.has_capability(ticket.capability):
-        return (
-            f"{agent.get_username()} cannot handle {ticket.get_channel_display().lower()} tickets "
-            f"(no {ticket.capability} capability)."
-        )
+        return _("%(agent)s cannot handle %(channel)s tickets (no %(capability)s capability).") % {
+            **names,
+            "channel": ticket.get_channel_display().lower(),
+            "capability": ticket.capability,
+        }
     return None
 
 
@@ -104,13 +118,16 @@ def receive_warning(agent, status: Status) -> str | None:
     (T7), unless the status already warns on assign (one warning per status)."""
     if status.can_receive or status.warn_on_assign:
         return None
-    return f"{agent.get_username()} is {status.name}, which cannot receive work."
+    return _("%(agent)s is %(status)s, which cannot receive work.") % {
+        "agent": agent.get_username(),
+        "status": status.name,
+    }
 
 
 # What an agent is told when the target is not a teammate they may hand the ticket to: one
 # sentence whoever it is, so a refusal tells nothing about the presence of people beyond the
 # agent's panel (offline, out of office, not an agent at all).
-HANDOVER_REFUSED = (
+HANDOVER_REFUSED = gettext_noop(
     "You can hand tickets only to a teammate on the ticket's team who can receive work and has room for it."
 )
 
@@ -123,7 +140,7 @@ def _check_agent_handover(ticket: Ticket, agent, *, actor) -> None:
     place."""
     unchanged = ticket.assignee_id == agent.pk  # the agent sees whose ticket it is: nothing to hide
     if not unchanged and not ticket_teammates(ticket, actor).filter(pk=agent.pk).exists():
-        raise AssignmentRefused(HANDOVER_REFUSED)
+        raise AssignmentRefused(_(HANDOVER_REFUSED))
     refusal = assignment_refusal(ticket, agent, by_supervisor=False)
     if refusal:  # about a teammate, whose status the agent's panel shows anyway
         raise AssignmentRefused(refusal)
@@ -136,8 +153,14 @@ def _check_agent_handover(ticket: Ticket, agent, *, actor) -> None:
         return
     name = agent.get_username()
     if presence.pending_status_id:
-        raise AssignmentRefused(f"{name} is finishing their open tickets before {presence.pending_status.name}.")
-    raise AssignmentRefused(f"{name} has no room for another {ticket.capability} ticket: they are at their capacity.")
+        raise AssignmentRefused(
+            _("%(agent)s is finishing their open tickets before %(status)s.")
+            % {"agent": name, "status": presence.pending_status.name}
+        )
+    raise AssignmentRefused(
+        _("%(agent)s has no room for another %(capability)s ticket: they are at their capacity.")
+        % {"agent": name, "capability": ticket.capability}
+    )
 
 
 def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
@@ -168,6 +191,9 @@ def ticket_assign(ticket: Ticket, agent, *, actor) -> tuple[Ticket, list[str]]:
         ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
         if ticket.is_held:
             load_apply(delta(agent.pk, ticket.channel, +1, delta(previous, ticket.channel, -1)))
+        tickets_assigned.send(
+            sender=Ticket, ticket_ids=[ticket.pk], assignee_id=agent.pk, actor=actor, reason="assigned"
+        )
         if previous is not None:
             _after_commit_finish(previous)
             _after_commit_route_queue(ticket.team_id)
@@ -203,21 +229,26 @@ def ticket_take(ticket: Ticket, *, agent) -> Ticket:
     """
     profile = AgentProfile.objects.filter(user_id=agent.pk).first()
     if profile is None:
-        raise TakeRefused(f"{agent.get_username()} is not an agent: only agents take tickets from a queue.")
+        raise TakeRefused(
+            _("%(agent)s is not an agent: only agents take tickets from a queue.") % {"agent": agent.get_username()}
+        )
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
         if not ticket.is_held:
-            raise TakeRefused(f"Ticket #{ticket.pk} is closed.")
+            raise TakeRefused(_("Ticket #%(ticket)s is closed.") % {"ticket": ticket.pk})
         if ticket.assignee_id == agent.pk:
             return ticket
         if ticket.assignee_id is not None:
             taker = User.objects.filter(pk=ticket.assignee_id).values_list("username", flat=True).first()
-            raise TicketTaken(f"{taker} took ticket #{ticket.pk} first.")
+            raise TicketTaken(_("%(agent)s took ticket #%(ticket)s first.") % {"agent": taker, "ticket": ticket.pk})
         if ticket.team_id is None:
-            raise TakeRefused(f"Ticket #{ticket.pk} is in no team's queue: a supervisor assigns it.")
+            raise TakeRefused(
+                _("Ticket #%(ticket)s is in no team's queue: a supervisor assigns it.") % {"ticket": ticket.pk}
+            )
         if not TeamMembership.objects.filter(agent_id=agent.pk, team_id=ticket.team_id, active=True).exists():
             raise TakeRefused(
-                f"Ticket #{ticket.pk} is in the {ticket.team} queue, and you are not an active member of {ticket.team}."
+                _("Ticket #%(ticket)s is in the %(team)s queue, and you are not an active member of %(team)s.")
+                % {"ticket": ticket.pk, "team": ticket.team}
             )
         presence = (
             AgentPresence.objects.select_for_update(of=("self",))
@@ -225,20 +256,28 @@ def ticket_take(ticket: Ticket, *, agent) -> Ticket:
             .get(agent_id=agent.pk)
         )
         if not presence.status.can_receive:
-            raise TakeRefused(f"You are {presence.status.name}: that status cannot receive work.")
+            raise TakeRefused(
+                _("You are %(status)s: that status cannot receive work.") % {"status": presence.status.name}
+            )
         if presence.pending_status_id:
             raise TakeRefused(
-                f"You are finishing your open tickets before {presence.pending_status.name}: "
-                "cancel finishing to take new work."
+                _("You are finishing your open tickets before %(status)s: cancel finishing to take new work.")
+                % {"status": presence.pending_status.name}
             )
         capability = ticket.capability
         channel = ticket.get_channel_display().lower()
         if not profile.has_capability(capability):
-            raise TakeRefused(f"You cannot handle {channel} tickets (no {capability} capability).")
+            raise TakeRefused(
+                _("You cannot handle %(channel)s tickets (no %(capability)s capability).")
+                % {"channel": channel, "capability": capability}
+            )
         held = AgentLoad.objects.filter(agent_id=agent.pk).values_list(capability, flat=True).first() or 0
         capacity = profile.capacity[capability]
         if held >= capacity:
-            raise TakeRefused(f"You are at your {capability} capacity ({capacity} open): close or hand over one first.")
+            raise TakeRefused(
+                _("You are at your %(capability)s capacity (%(capacity)s open): close or hand over one first.")
+                % {"capability": capability, "capacity": capacity}
+            )
         now = timezone.now()
         ticket.assignee = agent
         ticket.assigned_at = now
@@ -247,6 +286,7 @@ def ticket_take(ticket: Ticket, *, agent) -> Ticket:
         ticket.save(update_fields=["assignee", "assigned_at", "opened_at", "updated_at"])
         load_apply(delta(agent.pk, ticket.channel, +1))
         presence_answer_still_working(agent, now=now)
+        tickets_assigned.send(sender=Ticket, ticket_ids=[ticket.pk], assignee_id=agent.pk, actor=agent, reason="taken")
     return ticket
 
 
@@ -300,7 +340,8 @@ UPDATABLE_FIELDS = {"subject", "channel", "team", "state", "linked_to_chat", "pi
 
 
 def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
-    """Edit a ticket's fields; closing goes through ticket_close, assignment through ticket_assign."""
+    """Edit a ticket's fields; closing goes through ticket_close, reopening through ticket_reopen,
+    assignment through ticket_assign."""
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise TypeError(f"ticket_update() got unexpected fields: {', '.join(sorted(unknown))}")
@@ -310,7 +351,11 @@ def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
         return ticket_close(ticket, actor=actor)
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        reopened = ticket.state == TicketState.CLOSED and fields.get("state") in HELD_STATES
+        if ticket.state == TicketState.CLOSED and fields.get("state") in HELD_STATES:
+            # Reopening decides who gets the ticket (ticket_reopen), once its other fields are in.
+            state = fields.pop("state")
+            ticket = ticket_update(ticket, actor=actor, **fields) if fields else ticket
+            return ticket_reopen(ticket, actor=actor, state=state)
         if ticket.assignee_id and "channel" in fields:
             profile = AgentProfile.objects.filter(user_id=ticket.assignee_id).first()
             probe = Ticket(channel=fields["channel"])
@@ -321,18 +366,105 @@ def ticket_update(ticket: Ticket, *, actor, **fields) -> Ticket:
         held_before, channel_before = ticket.is_held, ticket.channel
         for name, value in fields.items():
             setattr(ticket, name, value)
-        if reopened:
-            ticket.closed_at = None
         ticket.full_clean()
         ticket._history_user = actor
         ticket.save()
-        # A reopened ticket, or one whose channel changed, moves its assignee's counters.
+        # A held ticket whose channel changed moves its assignee's counters (closing and reopening
+        # are their own services).
         load_apply(
             delta(ticket.assignee_id, ticket.channel, +ticket.is_held,
                   delta(ticket.assignee_id, channel_before, -held_before))
         )  # fmt: skip
         if ticket.assignee_id is None and ticket.team_id is not None and ticket.is_held:
             transaction.on_commit(lambda: tickets_route([ticket.pk], actor=actor))
+    return ticket
+
+
+def _return_refusal(ticket: Ticket) -> str | None:
+    """Why a reopened ticket may not go back to its last assignee now (None: it may): the words
+    of its note. They may when their account is active, they pass the routing rule for it
+    (presence.eligibility: can receive, not finishing; not only as overflow) and have the
+    channel's capability and room under its capacity.
+
+    Locks the assignee's presence row, after the ticket (the order routing and ticket_take keep):
+    a status change waits for the reopen, or the reopen for it, so the ticket never returns to
+    someone who has just gone Away; routers and takes skip or wait for them meanwhile."""
+    presence = (
+        AgentPresence.objects.select_for_update(of=("self",))
+        .select_related("status", "pending_status", "agent__agent_profile", "agent__load")
+        .filter(agent_id=ticket.assignee_id)
+        .first()
+    )
+    if presence is None:
+        return f"{ticket.assignee.get_username()} is no longer an agent"
+    agent = presence.agent
+    name, profile = agent.get_username(), getattr(agent, "agent_profile", None)
+    if not agent.is_active:
+        return f"{name}'s account is deactivated"
+    if profile is None:
+        return f"{name} is no longer an agent"
+    if presence.pending_status_id:
+        return f"{name} is finishing their open tickets before {presence.pending_status.name}"
+    status = presence.status
+    if not is_eligible(presence, chat=ticket.linked_to_chat):
+        return f"{name} is {status.name} ({'gets no work automatically' if status.can_receive else 'cannot receive'})"
+    if is_overflow(presence):
+        return f"{name} is {status.name} (receives only when nobody else in the team can)"
+    capability = ticket.capability
+    if not profile.has_capability(capability):
+        return f"{name} cannot handle {ticket.get_channel_display().lower()} tickets (no {capability} capability)"
+    held = getattr(agent, "load", None)
+    held, capacity = (held.held(capability) if held else 0), profile.capacity[capability]
+    if held >= capacity:
+        return f"{name} is at capacity for {capability} ({held} of {capacity})"
+    return None
+
+
+def _route_reopened(ticket: Ticket, *, actor) -> str:
+    """Route a reopened, unassigned (and locked) ticket through its team's routing, in the
+    reopen's transaction; returns where it went, in words."""
+    if ticket.team_id is None:
+        return "the ticket waits unassigned for a supervisor (it is in no team)"
+    locked = lock_unassigned([ticket.pk])  # already ours: the lock is taken again, not skipped
+    route_locked(locked, actor=actor, reason="routed")
+    ticket.refresh_from_db(fields=["assignee", "assigned_at", "opened_at", "updated_at"])
+    team = ticket.team.name
+    if ticket.assignee_id is not None:
+        return f"the ticket went to {team}'s routing, which gave it to {ticket.assignee.get_username()}"
+    if locked and locked[0].routing_method in (None, RoutingMethod.MANUAL):
+        return f"the ticket waits in {team}'s queue (manual routing)"
+    return f"the ticket went to {team}'s routing; nobody can take it now, so it waits in the queue"
+
+
+def ticket_reopen(ticket: Ticket, *, actor, state: str = TicketState.OPEN) -> Ticket:
+    """Reopen a closed ticket as open or pending (T10).
+
+    It goes back to its last assignee only if they can take it now (_return_refusal, checked
+    under their presence lock), and counts on their load again. Otherwise it leaves them for its
+    team's routing (tickets in a manual team, or that nobody can take, wait in the team's queue),
+    and a note by the actor says why. A ticket closed while unassigned is simply routed. A ticket
+    that is not closed is returned unchanged. ticket_update calls this when the state goes from
+    closed to open or pending."""
+    if state not in HELD_STATES:
+        raise ApplicationError("A reopened ticket is open or pending.", code="invalid_state")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
+        if ticket.is_held:
+            return ticket
+        refusal = _return_refusal(ticket) if ticket.assignee_id is not None else None
+        ticket.state, ticket.closed_at = state, None
+        fields = ["state", "closed_at", "updated_at"]
+        if refusal:
+            ticket.assignee, ticket.assigned_at, ticket.opened_at = None, None, None
+            fields += ["assignee", "assigned_at", "opened_at"]
+        ticket._history_user = actor
+        ticket.save(update_fields=fields)
+        if ticket.assignee_id is not None:
+            load_apply(delta(ticket.assignee_id, ticket.channel, +1))
+            return ticket
+        where = _route_reopened(ticket, actor=actor)
+        if refusal:
+            TicketNote.objects.create(ticket=ticket, author=actor, body=f"Reopened: {refusal}, so {where}.")
     return ticket
 
 
@@ -351,10 +483,12 @@ def ticket_mark_opened(ticket: Ticket, *, agent) -> Ticket:
 def ticket_note_add(ticket: Ticket, *, author, body: str) -> tuple[TicketNote, list[str]]:
     """Add a note; @username mentions are recorded, and warn when the status asks for it (T5)."""
     if not body.strip():
-        raise ApplicationError("A note needs some text.")
+        raise ApplicationError(_("A note needs some text."))
     if len(body) > NOTE_MAX_LENGTH:
         raise ApplicationError(
-            f"A note is at most {NOTE_MAX_LENGTH:,} characters (this one has {len(body):,}).", code="note_too_long"
+            _("A note is at most %(limit)s characters (this one has %(length)s).")
+            % {"limit": f"{NOTE_MAX_LENGTH:,}", "length": f"{len(body):,}"},
+            code="note_too_long",
         )
     usernames = mentioned_usernames(body)
     mentioned = list(

@@ -1,18 +1,21 @@
-"""Copy the beat schedule from settings into django-celery-beat's tables (idempotent)."""
+"""Copy the installed apps' periodic tasks into django-celery-beat's tables (idempotent)."""
 
-from django.conf import settings
+from functools import reduce
+from operator import or_
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Q
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-PROJECT_TASK_PREFIXES = ("presence.tasks.", "tickets.tasks.", "scheduling.tasks.")
+from config.periodic import periodic_task_apps, periodic_tasks
 
 
 class Command(BaseCommand):
-    help = "Register CELERY_BEAT_SCHEDULE as django-celery-beat periodic tasks; safe to run again."
+    help = "Register the apps' periodic tasks (AppConfig.periodic_tasks) with django-celery-beat; safe to run again."
 
     def handle(self, *args, **options) -> None:
-        schedule = settings.CELERY_BEAT_SCHEDULE
+        schedule = periodic_tasks()
         with transaction.atomic():
             for name, entry in schedule.items():
                 interval, _ = IntervalSchedule.objects.get_or_create(
@@ -23,11 +26,10 @@ class Command(BaseCommand):
                     name=name, defaults={"task": entry["task"], "interval": interval, "crontab": None}
                 )
                 self.stdout.write(f"{'added' if created else 'kept '} {name}: {entry['task']} every {interval.every}s")
-            stale = (
-                PeriodicTask.objects.filter(task__startswith=PROJECT_TASK_PREFIXES[0])
-                | PeriodicTask.objects.filter(task__startswith=PROJECT_TASK_PREFIXES[1])
-                | PeriodicTask.objects.filter(task__startswith=PROJECT_TASK_PREFIXES[2])
-            ).exclude(name__in=list(schedule))
+            # A task of one of these apps that the code no longer declares is switched off; tasks
+            # of other apps (Celery's own, a library's) are not ours to touch.
+            ours = [Q(task__startswith=f"{config.name}.tasks.") for config in periodic_task_apps()]
+            stale = PeriodicTask.objects.filter(reduce(or_, ours, Q(pk__in=[]))).exclude(name__in=list(schedule))
             for task in stale.filter(enabled=True):
                 task.enabled = False
                 task.save(update_fields=["enabled"])

@@ -9,6 +9,10 @@
   const timer = document.getElementById("status-timer");
   const stateUrl = form.dataset.stateUrl;
   const $ = (id) => document.getElementById(id);
+  // Words the script writes come translated from the page (data-*), English when missing.
+  function text(el, key, fallback) {
+    return (el && el.dataset[key]) || fallback;
+  }
 
   function post(url, body) {
     return fetch(url, {
@@ -69,8 +73,7 @@
     else { current.textContent = (state.emoji ? state.emoji + " " : "") + state.name; current.selected = true; }
     const wrapUp = $("wrap-up-form");
     if (wrapUp) wrapUp.hidden = !state.wrap_up;
-    $("status-note").textContent = state.requested_status ? "Waiting for approval: " + state.requested_status
-      : state.pending_status ? "Finishing before " + state.pending_status : "";
+    $("status-note").textContent = state.note || "";  // written by the server, in the page's language
     const banner = $("finishing-banner");
     if (banner) {
       banner.hidden = !state.pending_status;
@@ -79,13 +82,23 @@
     }
   }
 
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    post(form.action, new FormData(form)).then((r) => r.json().then((body) => {
+  function submitStatus(data) {
+    post(form.action, data).then((r) => r.json().then((body) => {
+      // The coverage alarm (C7): a switch that leaves one of my teams short asks first. It
+      // warns, it does not block: yes sends the same pick again with confirm.
+      if (r.status === 409 && body.confirm) {
+        if (window.confirm(body.confirm)) { data.set("confirm", "true"); submitStatus(data); }
+        else refresh();  // the dropdown goes back to the status I am in
+        return;
+      }
       flash(body.message, !r.ok);
       if (body.presence) show(body.presence);
       refresh();  // a queue-group status changes my queues
     })).catch(() => form.submit());
+  }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    submitStatus(new FormData(form));
   });
   $("status-select").addEventListener("change", () => form.requestSubmit());
 
@@ -129,7 +142,8 @@
     dismiss.method = "post";
     dismiss.style.display = "inline";
     dismiss.action = notices.dataset.dismissUrl.replace("/0/", "/" + notice.id + "/");
-    dismiss.innerHTML = '<input type="hidden" name="csrfmiddlewaretoken"><button type="submit" class="notice-dismiss">Dismiss</button>';
+    dismiss.innerHTML = '<input type="hidden" name="csrfmiddlewaretoken"><button type="submit" class="notice-dismiss"></button>';
+    dismiss.querySelector("button").textContent = text(notices, "dismissLabel", "Dismiss");
     dismiss.querySelector("input").value = csrf;
     banner.append(text, " ", dismiss);
     return banner;
@@ -161,9 +175,14 @@
       row.className = className;
       form.action = form.action.replace(queue.active ? /\/join\/$/ : /\/leave\/$/, queue.active ? "/leave/" : "/join/");
       button.className = queue.active ? "queue-leave" : "queue-join";
-      button.textContent = queue.active ? "Leave" : "Join";
+      button.textContent = queue.active ? text(queues, "leaveLabel", "Leave") : text(queues, "joinLabel", "Join");
       label.className = "availability " + (queue.active ? "free" : "busy");
-      label.innerHTML = queue.active ? "in the queue" : "<strong>left</strong>: no work from this queue";
+      if (queue.active) label.textContent = text(queues, "joinedLabel", "in the queue");
+      else {
+        const strong = document.createElement("strong");
+        strong.textContent = text(queues, "leftLabel", "left");
+        label.replaceChildren(strong, ": " + text(queues, "leftNote", "no work from this queue"));
+      }
     });
   }
 
