@@ -26,15 +26,18 @@ ticket (a status change moving tickets) can deadlock with it.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from presence.eligibility import eligible_sql
 from presence.models import Channel, TeamMembership
 from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
+from tickets.services.decisions import Pick, decisions_write
 from tickets.services.moves import move_tickets
 
 # At most this many members are locked by one page: enough for a mass re-route to spread well.
@@ -48,8 +51,12 @@ class Member:
     held: int  # open tickets of the channel's capability, under the lock
     capacity: int
     load: int  # open tickets in all, for load balance
+    last_assigned_at: datetime | None = None  # round robin's cursor, as read
     turns: int = 0  # tickets given in this plan (round robin)
     last_turn: int = 0  # when, in this plan, they last got one
+
+    def __post_init__(self) -> None:
+        self.read_load = self.load  # the team's order as read, for the routing decision
 
 
 def _tables() -> dict[str, str]:
@@ -104,7 +111,7 @@ def _page(team_id: int, capability: str, chat: bool, method: str, size: int, ski
             of=("s", "l") if connection.features.has_select_for_update_of else (),
         )
     sql = (
-        "SELECT m.agent_id, m.overflow, m.load, l.{capability}, p.capacity_{capability}"
+        "SELECT m.agent_id, m.overflow, m.load, l.{capability}, p.capacity_{capability}, m.last_assigned_at"
         " FROM {membership} m"
         " JOIN {presence} s ON s.agent_id = m.agent_id"
         " JOIN {status} st ON st.id = s.status_id"
@@ -116,20 +123,32 @@ def _page(team_id: int, capability: str, chat: bool, method: str, size: int, ski
         cursor.execute(sql, [*params, size])
         rows = cursor.fetchall()
     return [
-        Member(agent_id=agent_id, overflow=overflow, held=held, capacity=capacity, load=load)
-        for agent_id, overflow, load, held, capacity in rows
-    ]
+        Member(agent_id=agent_id, overflow=overflow, held=held, capacity=capacity, load=load,
+               last_assigned_at=_aware(last))
+        for agent_id, overflow, load, held, capacity, last in rows
+    ]  # fmt: skip
 
 
-def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> dict[int, list[Ticket]]:
+def _aware(value):
+    """A timestamp read by a raw statement: SQLite gives it naive (in UTC), PostgreSQL aware."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> tuple[dict[int, list[Ticket]], list[Pick]]:
     """Choose an agent for each of these tickets (one team, one capability, one kind), oldest
-    first. Returns agent id -> tickets; what finds nobody is left out."""
+    first. Returns agent id -> tickets (what finds nobody is left out), and each pick as made
+    (for its routing decision)."""
     first = tickets[0]
     capability, chat = first.capability, first.linked_to_chat
     size = min(len(tickets), PAGE_MAX)
     pool: list[Member] = []
     seen, exhausted, boundary = set(exclude), False, 0
     placed: dict[int, list[Ticket]] = defaultdict(list)
+    picks: list[Pick] = []
     for turn, ticket in enumerate(tickets, start=1):
         able = [m for m in pool if m.held < m.capacity]
         # Read on when a member not read yet may come first: under load balance, once everyone
@@ -153,6 +172,10 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> dict[in
             chosen = min(able, key=lambda m: (m.overflow, m.load, m.agent_id))
         else:  # the pool is in turn order; the next turn is the least used, then the first read
             chosen = min(able, key=lambda m: (m.overflow, m.turns, pool.index(m)))
+        picks.append(
+            Pick(ticket.pk, chosen.agent_id, chosen.overflow, len(pool), chosen.held, chosen.capacity,
+                 chosen.read_load, chosen.last_assigned_at)
+        )  # fmt: skip
         chosen.held, chosen.load, chosen.turns, chosen.last_turn = (
             chosen.held + 1,
             chosen.load + 1,
@@ -162,7 +185,7 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> dict[in
         placed[chosen.agent_id].append(ticket)
     # Round robin's cursor: the order of the last turns, for route_locked to write.
     order = {m.agent_id: m.last_turn for m in pool}
-    return dict(sorted(placed.items(), key=lambda item: order[item[0]]))
+    return dict(sorted(placed.items(), key=lambda item: order[item[0]])), picks
 
 
 @dataclass
@@ -189,8 +212,11 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
         else:
             groups[(ticket.team_id, method, ticket.capability, ticket.linked_to_chat)].append(ticket)
     now = timezone.now()
-    for (team_id, method, _, _), group in groups.items():
-        placed = _place(group, team_id, method, exclude)
+    for (team_id, method, capability, chat), group in groups.items():
+        placed, picks = _place(group, team_id, method, exclude)
+        # Why each went where it went, before the moves change the loads it compares (T11).
+        decisions_write(picks, team_id=team_id, team_method=method, capability=capability, chat=chat,
+                        exclude=exclude, reason=reason, now=now)  # fmt: skip
         for agent_id, batch in placed.items():
             move_tickets([t.pk for t in batch], assignee_id=agent_id, actor=actor, reason=reason, now=now)
             for ticket in batch:
@@ -209,12 +235,27 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
 
 def lock_unassigned(ticket_ids) -> list[Ticket]:
     """Lock these tickets if they are still waiting, with their team's routing method read in the
-    same statement (`routing_method`, None for a team without routing)."""
+    same statement (`routing_method`, None for a team without routing). On PostgreSQL a plain
+    statement: it runs once per routed ticket."""
+    ids = list(ticket_ids)
+    if connection.vendor == "postgresql":
+        return list(Ticket.objects.raw(_lock_unassigned_sql(), [ids, list(HELD_STATES)]))
     return list(
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=list(ticket_ids), assignee__isnull=True, state__in=HELD_STATES)
+        .filter(pk__in=ids, assignee__isnull=True, state__in=HELD_STATES)
         .annotate(routing_method=F("team__routing__method"))
         .order_by("pk")
+    )
+
+
+@cache
+def _lock_unassigned_sql() -> str:
+    tickets, routing = Ticket._meta.db_table, TeamRouting._meta.db_table
+    return (
+        f"SELECT t.*, r.method AS routing_method FROM {tickets} t "
+        f"LEFT JOIN {routing} r ON r.team_id = t.team_id "
+        "WHERE t.id = ANY(%s) AND t.assignee_id IS NULL AND t.state = ANY(%s) "
+        "ORDER BY t.id FOR UPDATE OF t SKIP LOCKED"
     )
 
 

@@ -1,0 +1,165 @@
+"""T11 why this agent: every automatic assignment writes a routing decision (method, candidates,
+the chosen agent's load and capacity, and why each member ahead of them was passed over), shown
+on the ticket page, in admin and at GET /api/v1/tickets/{id}/routing/; old ones are purged."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from presence.models import AgentPresence, AgentProfile, Source
+from presence.services import presence_change_status
+from tests.factories import StatusFactory, TicketFactory, recount_load
+from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket
+from tickets.services import tickets_route
+from tickets.services.decisions import decisions_purge
+
+pytestmark = pytest.mark.django_db
+
+Reason = RoutingDecision.PassedOver
+
+
+def _route_one(team, **ticket):
+    ticket = Ticket.objects.create(subject="Help", team=team, **ticket)
+    tickets_route([ticket.pk])
+    ticket.refresh_from_db()
+    return ticket, RoutingDecision.objects.get(ticket=ticket)
+
+
+@pytest.mark.sqlite
+def test_a_load_balanced_pick_records_every_reason_a_better_member_was_passed_over(make_team, make_agent, statuses):
+    """Ahead of the chosen agent (by load) sit: a member at capacity, one who cannot take email,
+    one whose status takes chat-linked tickets only, and one the router found locked."""
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    full = make_agent("full", teams=[team], capacity_email=1)
+    make_agent("noemail", teams=[team], can_email=False)
+    chat_only = make_agent("chatonly", teams=[team])
+    chats = StatusFactory(name="Chats only", can_receive=True, in_load_balance=False, in_load_balance_for_chat=True)
+    presence_change_status(chat_only, chats, actor=chat_only, source=Source.API)
+    chosen = make_agent("zed", teams=[team], capacity_email=5)
+    TicketFactory(team=team, assignee=chosen)  # zed is the heaviest: everyone else comes first
+    TicketFactory(team=team, assignee=full)  # full holds 1 of 1
+    recount_load()
+
+    ticket, decision = _route_one(team)
+
+    assert ticket.assignee == chosen
+    assert (decision.agent, decision.method) == (chosen, RoutingDecision.Method.LOAD_BALANCE)
+    assert (decision.load, decision.capacity) == (1, 5)
+    reasons = {row["username"]: row["reason"] for row in decision.passed_over}
+    assert reasons["noemail"] == Reason.NO_CAPABILITY
+    assert reasons["full"] == Reason.AT_CAPACITY
+    assert reasons["chatonly"] == Reason.NOT_ELIGIBLE
+    assert decision.candidates == 1 + len(decision.passed_over)
+    assert decision.reason == "routed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_another_router_holds_is_recorded_as_locked(make_team, make_agent):
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    held = make_agent("held", teams=[team])
+    other = make_agent("other", teams=[team])
+    TicketFactory(team=team, assignee=other)  # other is heavier: held comes first
+    recount_load()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        with transaction.atomic():
+            AgentPresence.objects.select_for_update().get(agent=held)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=hold_the_row)
+    thread.start()
+    locked.wait(10)
+    try:
+        ticket, decision = _route_one(team)
+    finally:
+        release.set()
+        thread.join()
+    assert ticket.assignee == other
+    assert decision.passed_over == [{"agent": held.pk, "username": "held", "reason": Reason.LOCKED}]
+
+
+@pytest.mark.sqlite
+def test_round_robin_and_overflow_are_named(make_team, make_agent, statuses):
+    team = make_team(method=RoutingMethod.ROUND_ROBIN)
+    ann = make_agent("ann", teams=[team])
+    _ticket, first = _route_one(team)
+    assert (first.agent, first.method, first.passed_over) == (ann, RoutingDecision.Method.ROUND_ROBIN, [])
+
+    tentative = StatusFactory(name="Maybe", category="tentative", can_receive=True, in_load_balance=True)
+    presence_change_status(ann, tentative, actor=ann, source=Source.API)
+    _ticket, overflow = _route_one(team)
+    assert (overflow.agent, overflow.method) == (ann, RoutingDecision.Method.OVERFLOW)
+
+
+def test_a_delegate_mapping_records_the_mapping(make_team, make_agent, statuses, presence_settings):
+    presence_settings.reassign_on_status_change = True
+    presence_settings.save()
+    team = make_team(method=RoutingMethod.MANUAL)
+    bob = make_agent("bob", teams=[team])
+    ann = make_agent("ann", teams=[team])
+    AgentProfile.objects.filter(user=ann).update(delegate=bob)
+    ReassignMapping.objects.create(to_status=statuses["out-of-office"], action=MappingAction.DELEGATE)
+    ticket = TicketFactory(team=team, assignee=ann)
+
+    presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+
+    decision = RoutingDecision.objects.get(ticket=ticket)
+    assert (decision.agent, decision.method, decision.candidates) == (bob, RoutingDecision.Method.MAPPING, 1)
+
+
+def test_the_ticket_page_the_api_and_admin_show_why(make_team, make_agent, client, api_client, admin_user):
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    make_agent("full", teams=[team], capacity_email=0)
+    ann = make_agent("ann", teams=[team])
+    ticket, decision = _route_one(team)
+
+    client.force_login(ann)
+    page = client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert 'id="routing-decisions"' in page
+    assert "full: passed over, at capacity" in page
+
+    api_client.force_authenticate(ann)
+    body = api_client.get(f"/api/v1/tickets/{ticket.pk}/routing/").json()
+    assert body[0]["agent"] == ann.pk and body[0]["method"] == "load_balance"
+    assert body[0]["passed_over"][0]["reason"] == "at_capacity"
+
+    client.force_login(admin_user)
+    admin_page = client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    assert "full: at capacity" in admin_page
+
+
+def test_routing_writes_one_statement_of_decisions_per_pass(make_team, make_agent, django_assert_max_num_queries):
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    for i in range(5):
+        make_agent(f"a{i}", teams=[team], capacity_email=10)
+    tickets = [Ticket.objects.create(subject=f"t{i}", team=team) for i in range(20)]
+    with django_assert_max_num_queries(40):
+        tickets_route([t.pk for t in tickets])
+    assert RoutingDecision.objects.count() == 20
+
+
+def test_old_decisions_are_purged(make_team, make_agent, settings):
+    settings.ROUTING_DECISIONS_KEEP_DAYS = 30
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    make_agent("ann", teams=[team])
+    _old_ticket, old = _route_one(team)
+    _new_ticket, new = _route_one(team)
+    RoutingDecision.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=31))
+
+    assert decisions_purge() == 1
+    assert list(RoutingDecision.objects.values_list("pk", flat=True)) == [new.pk]
+
+
+def test_decisions_can_be_switched_off(make_team, make_agent, settings):
+    settings.ROUTING_DECISIONS = False
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    make_agent("ann", teams=[team])
+    ticket = Ticket.objects.create(subject="Help", team=team)
+    tickets_route([ticket.pk])
+    assert not RoutingDecision.objects.exists()

@@ -1,0 +1,211 @@
+"""Why this agent (T11): a routing decision for every automatic assignment.
+
+Routing writes, for each ticket it places, who got it, by which method, how many members were
+considered, the chosen agent's load and capacity for the channel, and why each member ahead of
+them in the team's order was passed over: at capacity, locked (another router or a status change
+held them, or they had just been given work in the same pass), not eligible (their status does not
+take such tickets now), lacking the capability, or the agent the tickets came from (re-routing).
+
+On PostgreSQL the decisions of one pass are one statement, written before the moves (so the
+loads it compares are those the pick saw): an INSERT from the plan's VALUES, each with a lateral
+read of the few members ahead of the chosen one through the team's pick index. Members who do not
+receive at all are not in that index and are not listed. Elsewhere (SQLite) it is a read per
+decision and one INSERT.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from presence.models import AgentLoad, AgentProfile, Channel, TeamMembership
+from tickets.models import RoutingDecision, RoutingMethod
+
+Reason = RoutingDecision.PassedOver
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One placed ticket, as the plan chose it."""
+
+    ticket_id: int
+    agent_id: int
+    overflow: bool
+    pool: int  # members read for the plan so far
+    held: int  # the agent's open tickets of the channel before this one
+    capacity: int
+    load: int  # the membership's load as the pick read it (the team's order)
+    last_assigned_at: datetime | None  # round robin's cursor as the pick read it
+
+
+def _method(pick: Pick, team_method: str) -> str:
+    if pick.overflow:
+        return RoutingDecision.Method.OVERFLOW
+    return {RoutingMethod.ROUND_ROBIN: RoutingDecision.Method.ROUND_ROBIN}.get(
+        team_method, RoutingDecision.Method.LOAD_BALANCE
+    )
+
+
+def decisions_write(picks: list[Pick], *, team_id: int, team_method: str, capability: str, chat: bool, exclude,
+                    reason: str, now) -> None:  # fmt: skip
+    """Write the decisions of one routing pass (one team, one capability, one kind of ticket)."""
+    if not picks or not settings.ROUTING_DECISIONS:
+        return
+    if connection.vendor == "postgresql":
+        _write_in_one_statement(picks, team_id, team_method, capability, chat, list(exclude), reason, now)
+        return
+    RoutingDecision.objects.bulk_create(
+        [
+            RoutingDecision(
+                ticket_id=pick.ticket_id,
+                agent_id=pick.agent_id,
+                method=_method(pick, team_method),
+                load=pick.held,
+                capacity=pick.capacity,
+                reason=reason[:100],
+                at=now,
+                passed_over=(passed := _passed_over(pick, team_id, team_method, capability, chat, exclude)),
+                candidates=pick.pool + len(passed),
+            )  # fmt: skip
+            for pick in picks
+        ]
+    )
+
+
+def decisions_write_delegated(targets: dict[int | None, list], *, reason: str, now) -> None:
+    """A delegate mapping's moves: the tickets went to the delegate the agent's profile names."""
+    if not settings.ROUTING_DECISIONS:
+        return
+    rows = [
+        RoutingDecision(
+            ticket_id=ticket.pk,
+            agent_id=agent_id,
+            method=RoutingDecision.Method.MAPPING,
+            candidates=1,
+            reason=reason[:100],
+            at=now,
+        )  # fmt: skip
+        for agent_id, tickets in targets.items()
+        if agent_id is not None
+        for ticket in tickets
+    ]
+    RoutingDecision.objects.bulk_create(rows)
+
+
+def decisions_purge(*, now=None) -> int:
+    """Delete the decisions older than ROUTING_DECISIONS_KEEP_DAYS (the daily task)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ROUTING_DECISIONS_KEEP_DAYS)
+    deleted, _ = RoutingDecision.objects.filter(at__lt=cutoff).delete()
+    return deleted
+
+
+# --- PostgreSQL: one statement ------------------------------------------------------------------------
+
+ORDER_KEY = {
+    RoutingMethod.LOAD_BALANCE: ("m.overflow, m.load, m.agent_id", "d.overflow, d.mload, d.agent_id"),
+    RoutingMethod.ROUND_ROBIN: (
+        "m.overflow, COALESCE(m.last_assigned_at, '-infinity'::timestamptz), m.agent_id",
+        "d.overflow, COALESCE(d.last, '-infinity'::timestamptz), d.agent_id",
+    ),
+}
+
+
+def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclude, reason, now) -> None:
+    if capability not in Channel.values:  # column names below come from it
+        raise ValueError(f"Unknown capability {capability!r}")
+    member_key, chosen_key = ORDER_KEY[RoutingMethod.ROUND_ROBIN if team_method == RoutingMethod.ROUND_ROBIN
+                                       else RoutingMethod.LOAD_BALANCE]  # fmt: skip
+    values = ", ".join(
+        ["(%s::integer, %s::integer, %s::text, %s::integer, %s::integer, %s::integer, %s::boolean, %s::integer, "
+         "%s::timestamptz)"] * len(picks)
+    )  # fmt: skip
+    params: list = []
+    for pick in picks:
+        params += [pick.ticket_id, pick.agent_id, _method(pick, team_method), pick.pool, pick.held, pick.capacity,
+                   pick.overflow, pick.load, pick.last_assigned_at]  # fmt: skip
+    eligible = "true" if chat else "m.routable"
+    tables = {
+        "decision": RoutingDecision._meta.db_table,
+        "membership": TeamMembership._meta.db_table,
+        "load": AgentLoad._meta.db_table,
+        "profile": AgentProfile._meta.db_table,
+        "user": get_user_model()._meta.db_table,
+    }
+    sql = f"""
+        INSERT INTO {tables["decision"]}
+            (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)
+        SELECT d.ticket_id, d.agent_id, d.method, d.pool + COALESCE(jsonb_array_length(x.passed), 0),
+               d.held, d.capacity, COALESCE(x.passed, '[]'::jsonb), %s, %s
+        FROM (VALUES {values}) AS d (ticket_id, agent_id, method, pool, held, capacity, overflow, mload, last)
+        LEFT JOIN LATERAL (
+            SELECT jsonb_agg(jsonb_build_object('agent', c.agent_id, 'username', u.username, 'reason', c.reason)
+                             ORDER BY c.ord) AS passed
+            FROM (
+                SELECT m.agent_id, row_number() OVER () AS ord,
+                       CASE WHEN m.agent_id = ANY(%s) THEN '{Reason.EXCLUDED}'
+                            WHEN NOT {eligible} THEN '{Reason.NOT_ELIGIBLE}'
+                            WHEN NOT p.can_{capability} THEN '{Reason.NO_CAPABILITY}'
+                            WHEN l.{capability} >= p.capacity_{capability} THEN '{Reason.AT_CAPACITY}'
+                            ELSE '{Reason.LOCKED}' END AS reason
+                FROM (
+                    SELECT m.* FROM {tables["membership"]} m
+                    WHERE m.team_id = %s AND m.routable_chat AND ({member_key}) < ({chosen_key})
+                    ORDER BY {member_key}
+                    LIMIT %s
+                ) m
+                JOIN {tables["load"]} l ON l.agent_id = m.agent_id
+                JOIN {tables["profile"]} p ON p.user_id = m.agent_id
+            ) c
+            JOIN {tables["user"]} u ON u.id = c.agent_id
+        ) x ON true
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [reason[:100], now, *params, exclude, team_id, settings.ROUTING_DECISIONS_PASSED_OVER],
+        )
+
+
+# --- elsewhere: a read per decision ---------------------------------------------------------------------
+
+
+def _passed_over(pick: Pick, team_id, team_method, capability, chat, exclude) -> list[dict]:
+    members = TeamMembership.objects.filter(team_id=team_id, routable_chat=True).select_related(
+        "agent", "agent__load", "agent__agent_profile"
+    )
+    if team_method == RoutingMethod.ROUND_ROBIN:
+        never = pick.last_assigned_at is None
+        before = Q(overflow__lt=pick.overflow) | Q(overflow=pick.overflow) & (
+            Q(last_assigned_at__isnull=True, agent_id__lt=pick.agent_id)
+            if never
+            else Q(last_assigned_at__isnull=True)
+            | Q(last_assigned_at__lt=pick.last_assigned_at)
+            | Q(last_assigned_at=pick.last_assigned_at, agent_id__lt=pick.agent_id)
+        )
+        order = ["overflow", F("last_assigned_at").asc(nulls_first=True), "agent_id"]
+    else:
+        before = (
+            Q(overflow__lt=pick.overflow)
+            | Q(overflow=pick.overflow, load__lt=pick.load)
+            | Q(overflow=pick.overflow, load=pick.load, agent_id__lt=pick.agent_id)
+        )
+        order = ["overflow", "load", "agent_id"]
+    passed = []
+    for member in members.filter(before).order_by(*order)[: settings.ROUTING_DECISIONS_PASSED_OVER]:
+        profile, load = member.agent.agent_profile, member.agent.load
+        if member.agent_id in exclude:
+            why = Reason.EXCLUDED
+        elif not (chat or member.routable):
+            why = Reason.NOT_ELIGIBLE
+        elif not getattr(profile, f"can_{capability}"):
+            why = Reason.NO_CAPABILITY
+        elif getattr(load, capability) >= getattr(profile, f"capacity_{capability}"):
+            why = Reason.AT_CAPACITY
+        else:
+            why = Reason.LOCKED
+        passed.append({"agent": member.agent_id, "username": member.agent.get_username(), "reason": str(why)})
+    return passed
