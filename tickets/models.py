@@ -139,8 +139,14 @@ class RoutingDecision(models.Model):
         NO_CAPABILITY = "no_capability", "lacking the capability"
         EXCLUDED = "excluded", "the agent the ticket came from"
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="routing_decisions")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Written once per routed ticket, in the routing statement: without database-level foreign
+    # keys, whose checks at commit were most of what the decisions cost routing. Django still
+    # keeps the links (deleting a ticket deletes its decisions, deleting a user empties `agent`).
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="routing_decisions", db_constraint=False)
+    agent = models.ForeignKey(  # never looked up by agent: no index to keep up either
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     method = models.CharField(max_length=16, choices=Method.choices)
     candidates = models.IntegerField(help_text="Members considered: read for the pick, and passed over ahead of it.")
     load = models.IntegerField(null=True, help_text="The chosen agent's open tickets of the channel, before this one.")
@@ -152,7 +158,6 @@ class RoutingDecision(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["ticket", "at"], name="routing_decision_ticket")]
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} -> {self.agent_id} ({self.method})"

@@ -115,6 +115,18 @@ ORDER_KEY = {
 
 
 def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclude, reason, now) -> None:
+    sql, params = decisions_sql(picks, team_id=team_id, team_method=team_method, capability=capability, chat=chat,
+                                exclude=exclude, reason=reason, now=now)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capability: str, chat: bool, exclude,
+                  reason: str, now) -> tuple[str, list]:  # fmt: skip
+    """The INSERT of these picks' decisions (PostgreSQL), with its parameters: run on its own, or
+    folded into the statement that moves the tickets (tickets.services.moves, `also`), which saves
+    a round trip per routed ticket and reads the loads as they were before the move."""
+    exclude = list(exclude)
     if capability not in Channel.values:  # column names below come from it
         raise ValueError(f"Unknown capability {capability!r}")
     member_key, chosen_key = ORDER_KEY[RoutingMethod.ROUND_ROBIN if team_method == RoutingMethod.ROUND_ROBIN
@@ -139,14 +151,14 @@ def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclu
         INSERT INTO {tables["decision"]}
             (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)
         SELECT d.ticket_id, d.agent_id, d.method, d.pool + COALESCE(jsonb_array_length(x.passed), 0),
-               d.held, d.capacity, COALESCE(x.passed, '[]'::jsonb), %s, %s
+               d.held, d.capacity, COALESCE(x.passed, '[]'::jsonb), %s::varchar, %s::timestamptz
         FROM (VALUES {values}) AS d (ticket_id, agent_id, method, pool, held, capacity, overflow, mload, last)
         LEFT JOIN LATERAL (
             SELECT jsonb_agg(jsonb_build_object('agent', c.agent_id, 'username', u.username, 'reason', c.reason)
                              ORDER BY c.ord) AS passed
             FROM (
                 SELECT m.agent_id, row_number() OVER () AS ord,
-                       CASE WHEN m.agent_id = ANY(%s) THEN '{Reason.EXCLUDED}'
+                       CASE WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'
                             WHEN NOT {eligible} THEN '{Reason.NOT_ELIGIBLE}'
                             WHEN NOT p.can_{capability} THEN '{Reason.NO_CAPABILITY}'
                             WHEN l.{capability} >= p.capacity_{capability} THEN '{Reason.AT_CAPACITY}'
@@ -163,11 +175,7 @@ def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclu
             JOIN {tables["user"]} u ON u.id = c.agent_id
         ) x ON true
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [reason[:100], now, *params, exclude, team_id, settings.ROUTING_DECISIONS_PASSED_OVER],
-        )
+    return sql, [reason[:100], now, *params, exclude, team_id, settings.ROUTING_DECISIONS_PASSED_OVER]
 
 
 # --- elsewhere: a read per decision ---------------------------------------------------------------------

@@ -20,7 +20,9 @@ from tickets.signals import tickets_assigned
 HISTORY_BATCH = 5000
 
 
-def move_tickets(tickets, *, assignee_id: int | None, actor, reason: str, now, using: str = "default") -> list[int]:
+def move_tickets(
+    tickets, *, assignee_id: int | None, actor, reason: str, now, using: str = "default", also=None
+) -> list[int]:
     """Give every ticket in `tickets` (a queryset, or a list of ticket ids) to `assignee_id`
     (None: the Unassigned queue), as a fresh assignment (not yet opened), with one history row
     each, and move the load counters with them (tickets.services.load). Returns the moved
@@ -30,6 +32,10 @@ def move_tickets(tickets, *, assignee_id: int | None, actor, reason: str, now, u
     (`moved`), their history written, and the counters of the agents who gave them up and the
     one who takes them changed, all in data-modifying CTEs; no row travels to Python. Elsewhere
     it is a read, an `UPDATE`, `INSERT ... SELECT`s of history in batches, and the counters.
+
+    `also` is one more data-modifying statement, (sql, params), for PostgreSQL to run in the
+    same statement (routing's decisions, which must read the loads as they were before the move);
+    the caller runs it on its own elsewhere.
     """
     history_meta = [now, reason[:100] or None, "~", getattr(actor, "pk", None)]
     if isinstance(tickets, QuerySet):
@@ -40,7 +46,7 @@ def move_tickets(tickets, *, assignee_id: int | None, actor, reason: str, now, u
             select = tickets.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
         else:  # one array parameter, however many ids
             select = (_select_by_ids_sql(using), [list(tickets)])
-        ids = _move_in_one_statement(*select, using, assignee_id, now, history_meta)
+        ids = _move_in_one_statement(*select, using, assignee_id, now, history_meta, also)
         return _announce(ids, assignee_id, actor, reason)
     if not isinstance(tickets, QuerySet):
         tickets = Ticket.objects.using(using).filter(pk__in=list(tickets))
@@ -80,7 +86,7 @@ def _announce(ids: list[int], assignee_id: int | None, actor, reason: str) -> li
 def _select_by_ids_sql(using: str) -> str:
     table = _quote(Ticket._meta.db_table)
     columns = ", ".join(f"{table}.{_quote(c)}" for c in ("id", "assignee_id", "channel", "state"))
-    return f"SELECT {columns} FROM {table} WHERE {table}.{_quote('id')} = ANY(%s)"
+    return f"SELECT {columns} FROM {table} WHERE {table}.{_quote('id')} = ANY(%s::bigint[])"
 
 
 @cache
@@ -102,7 +108,7 @@ def _move_sql(using: str) -> str:
             f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE {table}.{_quote('id')} = old.id "
             f"RETURNING {returning}, old.old_assignee, old.old_state), "
             f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
-            f"SELECT {_ticket_columns()}, %s, %s, %s, %s FROM moved), "
+            f"SELECT {_ticket_columns()}, %s::timestamptz, %s::varchar, %s::varchar, %s::integer FROM moved), "
             f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n "
             f"FROM moved "
             f"WHERE old_assignee IS NOT NULL AND old_state IN ({held}) "
@@ -121,10 +127,14 @@ def _move_sql(using: str) -> str:
     )
 
 
-def _move_in_one_statement(select_sql, select_params, using, assignee_id, now, history_meta) -> list[int]:
+def _move_in_one_statement(select_sql, select_params, using, assignee_id, now, history_meta, also=None) -> list[int]:
     fields = assignment_fields(assignee_id, now)
     sql = _move_sql(using).format(select=select_sql)
     params = [*select_params, fields["assignee_id"], fields["assigned_at"], fields["updated_at"], *history_meta]
+    if also is not None:  # one more unreferenced CTE, before the final SELECT
+        also_sql, also_params = also
+        head, tail = sql.rsplit(" SELECT id FROM moved", 1)
+        sql, params = f"{head}, also AS ({also_sql}) SELECT id FROM moved{tail}", [*params, *also_params]
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -37,7 +38,7 @@ from django.utils.dateparse import parse_datetime
 from presence.eligibility import eligible_sql
 from presence.models import Channel, TeamMembership
 from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
-from tickets.services.decisions import Pick, decisions_write
+from tickets.services.decisions import Pick, decisions_sql, decisions_write
 from tickets.services.moves import move_tickets
 
 # At most this many members are locked by one page: enough for a mass re-route to spread well.
@@ -99,7 +100,7 @@ def _page(team_id: int, capability: str, chat: bool, method: str, size: int, ski
     ]
     if skip:
         if connection.vendor == "postgresql":
-            where.append("NOT (m.agent_id = ANY(%s))")
+            where.append("NOT (m.agent_id = ANY(%s::bigint[]))")
             params.append(skip)
         else:
             where.append(f"m.agent_id NOT IN ({', '.join(['%s'] * len(skip))})")
@@ -214,11 +215,16 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
     now = timezone.now()
     for (team_id, method, capability, chat), group in groups.items():
         placed, picks = _place(group, team_id, method, exclude)
-        # Why each went where it went, before the moves change the loads it compares (T11).
-        decisions_write(picks, team_id=team_id, team_method=method, capability=capability, chat=chat,
-                        exclude=exclude, reason=reason, now=now)  # fmt: skip
+        # Why each went where it went (T11), as the pick saw the loads: on PostgreSQL in each
+        # agent's move statement, elsewhere before the moves.
+        context = {"team_id": team_id, "team_method": method, "capability": capability, "chat": chat,
+                   "exclude": exclude, "reason": reason, "now": now}  # fmt: skip
+        folded = connection.vendor == "postgresql" and settings.ROUTING_DECISIONS
+        if not folded:
+            decisions_write(picks, **context)
         for agent_id, batch in placed.items():
-            move_tickets([t.pk for t in batch], assignee_id=agent_id, actor=actor, reason=reason, now=now)
+            also = decisions_sql([p for p in picks if p.agent_id == agent_id], **context) if folded else None
+            move_tickets([t.pk for t in batch], assignee_id=agent_id, actor=actor, reason=reason, now=now, also=also)
             for ticket in batch:
                 ticket.assignee_id, ticket.assigned_at, ticket.opened_at = agent_id, now, None
             routed.assigned.setdefault(agent_id, []).extend(t.pk for t in batch)
@@ -239,7 +245,16 @@ def lock_unassigned(ticket_ids) -> list[Ticket]:
     statement: it runs once per routed ticket."""
     ids = list(ticket_ids)
     if connection.vendor == "postgresql":
-        return list(Ticket.objects.raw(_lock_unassigned_sql(), [ids, list(HELD_STATES)]))
+        names = [field.attname for field in Ticket._meta.concrete_fields]
+        with connection.cursor() as cursor:
+            cursor.execute(_lock_unassigned_sql(), [ids, list(HELD_STATES)])
+            rows = cursor.fetchall()
+        tickets = []
+        for *values, method in rows:
+            ticket = Ticket.from_db(connection.alias, names, values)
+            ticket.routing_method = method
+            tickets.append(ticket)
+        return tickets
     return list(
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(pk__in=ids, assignee__isnull=True, state__in=HELD_STATES)
@@ -251,10 +266,11 @@ def lock_unassigned(ticket_ids) -> list[Ticket]:
 @cache
 def _lock_unassigned_sql() -> str:
     tickets, routing = Ticket._meta.db_table, TeamRouting._meta.db_table
+    columns = ", ".join(f't."{field.column}"' for field in Ticket._meta.concrete_fields)
     return (
-        f"SELECT t.*, r.method AS routing_method FROM {tickets} t "
+        f"SELECT {columns}, r.method FROM {tickets} t "
         f"LEFT JOIN {routing} r ON r.team_id = t.team_id "
-        "WHERE t.id = ANY(%s) AND t.assignee_id IS NULL AND t.state = ANY(%s) "
+        "WHERE t.id = ANY(%s::bigint[]) AND t.assignee_id IS NULL AND t.state = ANY(%s::text[]) "
         "ORDER BY t.id FOR UPDATE OF t SKIP LOCKED"
     )
 
