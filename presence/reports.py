@@ -12,8 +12,9 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.translation import gettext
 
 from presence.models import AgentPresence, AgentProfile, Status, StatusChangeLog
 
@@ -344,48 +345,46 @@ register_report(Report("status-log", "Status change log", STATUS_LOG_COLUMNS, st
 # --- chart (R3) -----------------------------------------------------------------------------------------------
 
 
-def time_in_status_svg(rows: list[dict], *, width: int = 760, bar_height: int = 22) -> str:
-    """A stacked horizontal bar per agent: time in each status over the period, in status colours,
-    each piece titled with its h:mm and each bar ending in the agent's total, the numbers of the
-    totals table (time_in_status_summary)."""
+def time_in_status_chart(rows: list[dict], *, width: int = 760, bar_height: int = 22) -> dict:
+    """The geometry of the chart (R3): a stacked horizontal bar per agent, time in each status
+    over the period in status colours, each piece with its h:mm and each bar ending in the
+    agent's total: the numbers of the totals table (time_in_status_summary). The template
+    `presence/time_in_status_chart.svg` draws it."""
     totals = time_in_status_totals(rows)
+    chart = {
+        "width": width, "bar_height": bar_height, "bars": [], "legend": [],
+        "label": gettext("Time in status per agent"), "empty_text": gettext("No data for this period."),
+    }  # fmt: skip
     if not totals.agents:
-        return (
-            '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30" role="img">'
-            '<text x="0" y="20">No data for this period.</text></svg>'
-        )
+        return chart
     longest = max(totals.per_agent.values()) or 1
     label_w, total_w = 110, 60
     legend_h = 24 * ((len(totals.statuses) + 3) // 4)
-    height = len(totals.agents) * (bar_height + 8) + legend_h + 30
+    chart["height"] = len(totals.agents) * (bar_height + 8) + legend_h + 30
     scale = (width - label_w - total_w) / longest
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        'aria-label="Time in status per agent" font-family="sans-serif" font-size="12">'
-    ]
     for i, (agent_id, username) in enumerate(totals.agents):
         y = i * (bar_height + 8)
-        parts.append(f'<text x="0" y="{y + 15}">{escape(username)}</text>')
-        x = label_w
+        x, pieces = label_w, []
         for status_id, name, colour in totals.statuses:
             seconds = totals.seconds.get((agent_id, status_id))
             if not seconds:
                 continue
             w = seconds * scale
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{escape(colour)}" '
-                f'data-agent="{escape(username)}" data-status="{escape(name)}" data-seconds="{seconds}">'
-                f"<title>{escape(username)}, {escape(name)}: {hours_minutes(seconds)}</title></rect>"
-            )
+            pieces.append({"x": f"{x:.1f}", "width": f"{w:.1f}", "colour": colour, "name": name, "seconds": seconds,
+                           "shown": hours_minutes(seconds)})  # fmt: skip
             x += w
         total = hours_minutes(totals.per_agent[agent_id])
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="total" data-agent="{escape(username)}">{total}</text>')
+        chart["bars"].append({"username": username, "y": y, "text_y": y + 15, "pieces": pieces,
+                              "total_x": f"{x + 6:.1f}", "total": total})  # fmt: skip
     y0 = len(totals.agents) * (bar_height + 8) + 10
     for i, (_, name, colour) in enumerate(totals.statuses):
         x, y = (i % 4) * 185, y0 + (i // 4) * 24
-        parts.append(
-            f'<rect x="{x}" y="{y}" width="14" height="14" fill="{escape(colour)}"/>'
-            f'<text x="{x + 20}" y="{y + 12}">{escape(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        chart["legend"].append({"x": x, "y": y, "text_x": x + 20, "text_y": y + 12, "colour": colour, "name": name})
+    return chart
+
+
+def time_in_status_svg(rows: list[dict], *, width: int = 760, bar_height: int = 22) -> str:
+    """The chart as SVG markup (escaped by the template)."""
+    return render_to_string(
+        "presence/time_in_status_chart.svg", time_in_status_chart(rows, width=width, bar_height=bar_height)
+    )
