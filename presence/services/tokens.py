@@ -5,7 +5,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from presence.models import ApiTokenUse
-from presence.services.status_change import first_in_interval
+from presence.services.status_change import bookkeeping_transaction, first_in_interval
 
 
 def api_token_get_or_create(user) -> Token:
@@ -30,4 +30,8 @@ def api_tokens_revoke(user) -> int:
 def api_token_record_use(token: Token, *, now=None) -> None:
     """When the token was last used, for the token admin: at most one write a minute per token."""
     if first_in_interval(f"presence:token-use:{token.key}"):
-        ApiTokenUse.objects.update_or_create(token=token, defaults={"last_used_at": now or timezone.now()})
+        with bookkeeping_transaction():  # one upsert, not waiting for the disk
+            ApiTokenUse.objects.bulk_create(
+                [ApiTokenUse(token=token, last_used_at=now or timezone.now())],
+                update_conflicts=True, unique_fields=["token"], update_fields=["last_used_at"],
+            )  # fmt: skip
