@@ -25,7 +25,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from presence import selectors, services
 from presence.admin_inputs import BoundedInputsAdminMixin
 from presence.admin_pickers import AgentAutocompleteView, AgentPickerMixin
-from presence.availability import availability_of
+from presence.agent_state import AgentState, agent_states, state_of
 from presence.errors import ApplicationError
 from presence.models import (
     AgentPresence,
@@ -41,7 +41,6 @@ from presence.models import (
 )
 from presence.services.approvals import supervisor_change_refusal
 from presence.services.status_change import check_selectable
-from presence.workload import NO_WORK, workloads
 
 admin.site.site_header = "Helpdesk presence"
 admin.site.site_title = "Helpdesk presence"
@@ -471,9 +470,9 @@ class PresenceChangeList(ChangeList):
     def get_results(self, request) -> None:
         super().get_results(request)
         # One provider call for the whole page keeps the list at a constant number of queries.
-        loads = workloads(presence.agent_id for presence in self.result_list)
+        states = agent_states(self.result_list)
         for presence in self.result_list:
-            presence.workload = loads.get(presence.agent_id, NO_WORK)
+            presence.state = state_of(presence, states)
 
 
 @admin.register(AgentPresence)
@@ -507,7 +506,7 @@ class AgentPresenceAdmin(RefusalsAsMessages, admin.ModelAdmin):
 
     @admin.display(description="availability")
     def availability(self, obj: AgentPresence) -> str:
-        return availability_of(obj, getattr(obj, "workload", NO_WORK)).label
+        return (getattr(obj, "state", None) or AgentState(obj)).availability.label
 
     def has_add_permission(self, request) -> bool:
         return False

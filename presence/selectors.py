@@ -120,16 +120,6 @@ def presence_prompts(presence: AgentPresence, profile: AgentProfile) -> dict:
     }
 
 
-def agent_availability(profile: AgentProfile, loads: dict) -> str:
-    """An agent's derived availability (P7) from a profile of agent_list() and workloads()."""
-    from presence.availability import availability_of
-
-    presence = getattr(profile.user, "presence", None)
-    if presence is None:
-        return "offline"
-    return availability_of(presence, loads.get(profile.user_id, NO_WORK)).value
-
-
 def header_state(user) -> dict:
     """What the header dropdown's script shows after a change (U1)."""
     presence = presence_get(user)
@@ -243,7 +233,7 @@ def board(
     the availability and the counts run in the database). Adherence (C8) is the page's agents'
     only: one or two queries of the provider's."""
     from presence.adherence import adherence
-    from presence.workload import workloads
+    from presence.agent_state import agent_states
 
     agents = _board_agents()
     if status is not None:
@@ -257,7 +247,7 @@ def board(
     page = min(max(1, page), pages)
     profiles = list(agents[(page - 1) * BOARD_PAGE_SIZE : page * BOARD_PAGE_SIZE])
     ids = [p.user_id for p in profiles]
-    loads = workloads(ids)
+    states = agent_states(getattr(p.user, "presence", None) for p in profiles)
     fits = adherence(ids)
     requests = StatusRequest.objects.filter(state=StatusRequest.State.PENDING).select_related("status")
     pending = {r.agent_id: r for r in requests.filter(agent_id__in=ids)}
@@ -266,7 +256,7 @@ def board(
             profile=p,
             presence=getattr(p.user, "presence", None),
             availability=p.availability,
-            workload=loads.get(p.user_id, NO_WORK),
+            workload=states[p.user_id].workload if p.user_id in states else NO_WORK,
             pending_request=pending.get(p.user_id),
             live_chat=bool(p.live_chat),
             adherence=fits.get(p.user_id, NOTHING),
@@ -329,16 +319,17 @@ def board_counts() -> BoardCounts:
 
 
 def agent_card(agent) -> dict:
-    from presence.workload import workloads
+    from presence.agent_state import agent_states
 
     profile = agent_list().get(user_id=agent.pk)
-    loads = workloads([agent.pk])
+    presence = getattr(profile.user, "presence", None)
+    state = agent_states([presence]).get(agent.pk)
     return {
         "agent": agent,
         "profile": profile,
-        "presence": getattr(profile.user, "presence", None),
-        "availability": agent_availability(profile, loads),
-        "workload": loads.get(agent.pk, NO_WORK),
+        "presence": presence,
+        "availability": state.availability.value if state else "offline",
+        "workload": state.workload if state else NO_WORK,
         "requests": StatusRequest.objects.filter(agent=agent, state=StatusRequest.State.PENDING).select_related(
             "status"
         ),

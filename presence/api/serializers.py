@@ -3,8 +3,9 @@ from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from presence.agent_state import AgentState, state_of
 from presence.api.fields import AgentField, IdRelatedField
-from presence.availability import Availability, availability_of
+from presence.availability import Availability
 from presence.limits import REASON_MAX_LENGTH
 from presence.models import (
     AgentPresence,
@@ -18,7 +19,6 @@ from presence.models import (
     StatusRequest,
     Team,
 )
-from presence.workload import NO_WORK
 
 User = get_user_model()
 
@@ -53,20 +53,22 @@ class StatusSerializer(serializers.ModelSerializer):
         return attrs
 
 
-def _presence_fields(presence: AgentPresence, workload) -> dict:
+def _presence_fields(state: AgentState) -> dict:
+    presence = state.presence
     return {
         "agent": presence.agent_id,
         "status": presence.status_id,
         "since": serializers.DateTimeField().to_representation(presence.since),
         "pending_status": presence.pending_status_id,
-        "availability": availability_of(presence, workload).value,
-        "open_tickets": workload.open_tickets,
+        "availability": state.availability.value,
+        "open_tickets": state.workload.open_tickets,
         "seconds_in_status": presence.seconds_in_status(),
     }
 
 
 class PresenceSerializer(serializers.Serializer):
-    """Presence as every client sees it; `context["workloads"]` carries open-ticket counts."""
+    """Presence as every client sees it; `context["states"]` (presence.agent_state) carries the
+    open work and availability."""
 
     agent = serializers.IntegerField(read_only=True)
     status = serializers.IntegerField(read_only=True)
@@ -77,8 +79,7 @@ class PresenceSerializer(serializers.Serializer):
     seconds_in_status = serializers.IntegerField(read_only=True)
 
     def to_representation(self, presence: AgentPresence) -> dict:
-        workload = self.context.get("workloads", {}).get(presence.agent_id, NO_WORK)
-        return _presence_fields(presence, workload)
+        return _presence_fields(state_of(presence, self.context.get("states", {})))
 
 
 class QueueSerializer(serializers.Serializer):
@@ -240,8 +241,7 @@ class AgentSerializer(serializers.Serializer):
         presence = getattr(profile.user, "presence", None)
         if presence is None:
             return None
-        workload = self.context.get("workloads", {}).get(profile.user_id, NO_WORK)
-        return _presence_fields(presence, workload)
+        return _presence_fields(state_of(presence, self.context.get("states", {})))
 
     def to_representation(self, profile: AgentProfile) -> dict:
         user = profile.user

@@ -7,11 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from presence import selectors, services
+from presence.agent_state import agent_states
 from presence.api.fields import AgentField, IdRelatedField
 from presence.api.permissions import IsAgent
 from presence.api.serializers import PresenceSerializer
 from presence.models import Call
-from presence.workload import workloads
 
 User = get_user_model()
 
@@ -77,7 +77,7 @@ class TelephonyEventView(APIView):
         return Response(
             {
                 "call": CallSerializer(call).data,
-                "presence": PresenceSerializer(presence, context={"workloads": workloads([agent.pk])}).data,
+                "presence": PresenceSerializer(presence, context={"states": agent_states([presence])}).data,
             }
         )
 
@@ -117,6 +117,6 @@ class PresenceMeWrapUpDoneView(APIView):
         change = services.presence_wrap_up_done(request.user, actor=request.user)
         presence = selectors.presence_get(request.user)
         return Response(
-            PresenceSerializer(presence, context={"workloads": workloads([change.presence.agent_id])}).data,
+            PresenceSerializer(presence, context={"states": agent_states([change.presence])}).data,
             status=status.HTTP_200_OK,
         )

@@ -13,6 +13,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from presence import selectors, services
+from presence.agent_state import agent_states
 from presence.api.filters import IdFilter, TimeFilter
 from presence.api.permissions import (
     IsAgent,
@@ -49,7 +50,6 @@ from presence.models import (
     StatusChangeLog,
     StatusRequest,
 )
-from presence.workload import workloads
 
 User = get_user_model()
 
@@ -161,7 +161,7 @@ class StatusViewSet(viewsets.ModelViewSet):
 
 
 def _presence_response(presence, profile, *, http_status=status.HTTP_200_OK) -> Response:
-    data = PresenceSerializer(presence, context={"workloads": workloads([presence.agent_id])}).data
+    data = PresenceSerializer(presence, context={"states": agent_states([presence])}).data
     data.update(selectors.presence_prompts(presence, profile))
     data["queues"] = QueueSerializer(selectors.my_queues(profile.user), many=True).data
     data["notices"] = NoticeSerializer(selectors.my_notices(profile.user), many=True).data
@@ -349,7 +349,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        context["workloads"] = getattr(self, "_workloads", {})
+        context["states"] = getattr(self, "_states", {})
         return context
 
     def check_permissions(self, request):
@@ -380,7 +380,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
             # profile and the load counters, so the filter costs one query at any size.
             queryset = queryset.annotate(availability=availability_expression()).filter(availability=wanted)
         page = self.paginate_queryset(queryset)
-        self._workloads = workloads(profile.user_id for profile in page)
+        self._states = agent_states(getattr(profile.user, "presence", None) for profile in page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=StatusChangeInputSerializer, responses={200: PresenceSerializer})
@@ -395,11 +395,11 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         change = services.presence_change_status_by_supervisor(
             profile.user, data.validated_data["status"], actor=request.user, reason=data.validated_data["reason"]
         )
-        return Response(PresenceSerializer(change.presence, context={"workloads": workloads([profile.user_id])}).data)
+        return Response(PresenceSerializer(change.presence, context={"states": agent_states([change.presence])}).data)
 
     def retrieve(self, request, *args, **kwargs):
         profile = self.get_object()
-        self._workloads = workloads([profile.user_id])
+        self._states = agent_states([getattr(profile.user, "presence", None)])
         return Response(self.get_serializer(profile).data)
 
     def create(self, request, *args, **kwargs):
@@ -430,7 +430,8 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
             raise PermissionDenied("Only administrators can change an agent's e-mail address.")
         services.agent_update(profile, actor=request.user, **serializer.validated_data)
         profile = selectors.agent_list().get(pk=profile.pk)
-        return Response(AgentUpdateSerializer(profile, context={"workloads": workloads([profile.pk])}).data)
+        states = agent_states([getattr(profile.user, "presence", None)])
+        return Response(AgentUpdateSerializer(profile, context={"states": states}).data)
 
 
 class StatusRequestFilter(django_filters.FilterSet):

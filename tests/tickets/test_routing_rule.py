@@ -7,10 +7,11 @@ import importlib
 import pytest
 from django.apps import apps
 
+from presence.agent_state import agent_states
 from presence.availability import availability_of
 from presence.eligibility import eligible_q, is_eligible, row_is_eligible, status_receives_automatically
 from presence.models import AgentPresence, PresenceSettings, Status
-from presence.selectors import agent_availability, agent_list, live_chat_availability
+from presence.selectors import agent_list, live_chat_availability
 from presence.workload import workloads
 from tests.factories import StatusFactory, recount_load, sync_routing
 from tickets.models import RoutingMethod, Ticket
@@ -29,7 +30,8 @@ def backoffice(db):
 
 
 def _availability(agent) -> str:
-    return agent_availability(agent_list().get(user_id=agent.pk), workloads([agent.pk]))
+    presence = agent_list().get(user_id=agent.pk).user.presence
+    return agent_states([presence])[agent.pk].availability.value
 
 
 def test_the_filter_and_the_predicate_agree_for_every_combination_of_flags(make_agent, statuses):
