@@ -6,8 +6,9 @@ from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 
 from presence.api.reports import PeriodForm
-from presence.reports import REPORTS, time_in_status_svg
+from presence.reports import time_in_status_svg
 from presence.selectors import is_supervisor
+from presence.shared.reports import REPORTS
 
 
 def reports_view(request: HttpRequest) -> HttpResponse:

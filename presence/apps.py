@@ -52,7 +52,10 @@ class PresenceConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_logged_out
         from django.db.models.signals import post_save, pre_save
 
-        from presence import receivers
+        from presence import (
+            receivers,
+            reports,  # noqa: F401 - registers time in status and the status log
+        )
 
         user_logged_in.connect(receivers.on_login, dispatch_uid="presence.on_login")
         user_logged_in.connect(receivers.warm_language, dispatch_uid="presence.warm_language")

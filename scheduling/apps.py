@@ -21,7 +21,7 @@ class SchedulingConfig(AppConfig):
 
     def ready(self) -> None:
         from presence.adherence import register_adherence_provider
-        from presence.reports import register_report
+        from presence.shared.reports import register_report
         from scheduling import reports
         from scheduling.adherence import agent_adherence
 

@@ -13,17 +13,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from presence.models import AgentProfile, Status
-from presence.reports import (
-    Period,
-    Report,
-    Summary,
-    clip,
-    hours_minutes,
-    intersect,
-    open_work,
-    split_by_day,
-    status_intervals,
-)
+from presence.reports import status_intervals
+from presence.shared.reports import Period, Report, Summary, clip, hours_minutes, intersect, open_work, split_by_day
 from scheduling.adherence import break_use, working_misfit
 from scheduling.models import Shift
 

@@ -18,7 +18,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from presence.models import AgentPresence, AgentProfile, Status, StatusChangeLog, StatusRequest, Team
-from presence.reports import Period, time_in_status, time_in_status_svg
+from presence.reports import time_in_status, time_in_status_svg
+from presence.shared.reports import Period
 from scheduling.models import Appointment, Shift
 from scheduling.reports import schedule_compliance
 from tickets.models import HELD_STATES, TeamRouting, Ticket

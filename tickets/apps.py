@@ -22,7 +22,7 @@ class TicketsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from presence.reports import register_open_work_provider, register_report
+        from presence.shared.reports import register_open_work_provider, register_report
         from presence.signals import agent_deactivated, queues_joined, statuses_changed
         from presence.workload import register_workload_provider
         from tickets import receivers, reports

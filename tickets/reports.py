@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import Count
 
 from presence.models import AgentProfile
-from presence.reports import Interval, Period, Report
+from presence.shared.reports import Interval, Period, Report
 from tickets.models import HELD_STATES, Ticket
 
 

@@ -19,7 +19,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "presence.api.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "presence.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "presence.shared.errors.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -6,9 +6,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from presence.api.permissions import IsSupervisor
 from presence.coverage import coverage_list
 from presence.models import Team
+from presence.shared.permissions import IsSupervisor
 
 
 class CoverageSerializer(serializers.Serializer):

@@ -15,10 +15,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from presence.api.permissions import IsSupervisor
 from presence.limits import TIME_ZONE_MAX_LENGTH, time_out_of_range, time_zone_or_none
 from presence.models import Source
-from presence.reports import REPORTS, Period
+from presence.shared.permissions import IsSupervisor
+from presence.shared.reports import REPORTS, Period
 
 MAX_DAYS = 93
 

@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 from presence import selectors, services
 from presence.agent_state import agent_states
 from presence.api.fields import AgentField, IdRelatedField
-from presence.api.permissions import IsAgent
 from presence.api.serializers import PresenceSerializer
 from presence.models import Call
+from presence.shared.permissions import IsAgent
 
 User = get_user_model()
 

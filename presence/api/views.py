@@ -15,12 +15,6 @@ from rest_framework.views import APIView
 from presence import selectors, services
 from presence.agent_state import agent_states
 from presence.api.filters import IdFilter, TimeFilter
-from presence.api.permissions import (
-    IsAgent,
-    IsConfigAdmin,
-    ReadAnyWriteConfigAdmin,
-    is_supervisor,
-)
 from presence.api.serializers import (
     AgentSerializer,
     AgentUpdateSerializer,
@@ -49,6 +43,12 @@ from presence.models import (
     Status,
     StatusChangeLog,
     StatusRequest,
+)
+from presence.shared.permissions import (
+    IsAgent,
+    IsConfigAdmin,
+    ReadAnyWriteConfigAdmin,
+    is_supervisor,
 )
 
 User = get_user_model()

@@ -5,9 +5,9 @@ from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from presence.api.filters import TimeFilter
-from presence.api.permissions import ReadAnyWriteConfigAdmin
 from presence.limits import ID_PATTERN
 from presence.selectors import is_supervisor
+from presence.shared.permissions import ReadAnyWriteConfigAdmin
 from scheduling import services
 from scheduling.api.serializers import AppointmentSerializer, ShiftSerializer, ShiftTypeSerializer
 from scheduling.models import Appointment, Shift, ShiftType

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from presence.models import StatusChangeLog
-from presence.reports import REPORTS, Period
+from presence.shared.reports import REPORTS, Period
 from scheduling.models import Shift, ShiftType
 from scheduling.reports import adherence, adherence_summary
 from tests.factories import AgentFactory

@@ -7,14 +7,8 @@ import pytest
 import time_machine
 
 from presence.models import StatusChangeLog
-from presence.reports import (
-    Period,
-    hours_minutes,
-    status_log_rows,
-    time_in_status,
-    time_in_status_summary,
-    time_in_status_svg,
-)
+from presence.reports import status_log_rows, time_in_status, time_in_status_summary, time_in_status_svg
+from presence.shared.reports import Period, hours_minutes
 from scheduling.models import Shift, ShiftType
 from scheduling.reports import compliance_summary, schedule_compliance
 from tests.factories import AgentFactory, TicketFactory

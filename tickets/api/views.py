@@ -8,10 +8,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from presence.api.permissions import ReadAnyWriteConfigAdmin
 from presence.limits import ID_PATTERN
 from presence.models import Team
 from presence.selectors import live_chat_availability
+from presence.shared.permissions import ReadAnyWriteConfigAdmin
 from tickets import selectors, services
 from tickets.api.serializers import (
     LiveChatAvailabilitySerializer,

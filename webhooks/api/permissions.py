@@ -1,4 +1,4 @@
-from presence.api.permissions import IsConfigAdmin
+from presence.shared.permissions import IsConfigAdmin
 
 
 class CanViewDeliveries(IsConfigAdmin):

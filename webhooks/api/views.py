@@ -5,8 +5,8 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from presence.api.permissions import IsConfigAdmin
 from presence.limits import ID_PATTERN
+from presence.shared.permissions import IsConfigAdmin
 from webhooks import selectors, services
 from webhooks.api.permissions import CanViewDeliveries
 from webhooks.api.serializers import DeliverySerializer, WebhookCreatedSerializer, WebhookSerializer
