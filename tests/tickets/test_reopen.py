@@ -13,6 +13,7 @@ from tests.tickets.conftest import status_of
 from tickets.models import RoutingMethod, Ticket, TicketNote
 from tickets.services import ticket_reopen, ticket_update
 from tickets.services.load import load_recount
+from tickets.signals import tickets_assigned
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,23 @@ def test_owner_who_can_receive_and_has_room_gets_it_back(support, make_agent, su
     assert (_email_load(ann), _email_load(bob)) == (1, 0)
     assert _notes(ticket) == []
     assert load_recount(repair=False) == []
+
+
+def test_a_ticket_back_with_its_owner_is_announced_as_assigned(support, make_agent, supervisor):
+    """Webhooks (ticket.assigned) hear of it like any assignment."""
+    ann = make_agent("ann", teams=[support])
+    ticket = _closed(support, ann)
+    heard = []
+
+    def listen(sender, **kwargs):
+        heard.append((kwargs["ticket_ids"], kwargs["assignee_id"], kwargs["reason"]))
+
+    tickets_assigned.connect(listen, dispatch_uid="test-reopen-heard")
+    try:
+        ticket_update(ticket, actor=supervisor, state="open")
+    finally:
+        tickets_assigned.disconnect(dispatch_uid="test-reopen-heard")
+    assert heard == [([ticket.pk], ann.pk, "reopened")]
 
 
 def test_owner_away_goes_to_a_teammate_with_a_note(support, make_agent, supervisor, statuses):
@@ -208,7 +226,7 @@ def test_reopen_queries_are_bounded(support, make_agent, supervisor, statuses, d
         make_agent(name, teams=[support])
     back, routed = _closed(support, ann), _closed(support, ann)
 
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):  # with the webhooks' subscriptions for ticket.assigned
         ticket_update(back, actor=supervisor, state="open")
     presence_change_status(ann, statuses["lunch"], actor=ann, source=Source.API)
     with django_assert_max_num_queries(18):  # with the routing decision (T11)

@@ -461,6 +461,9 @@ def ticket_reopen(ticket: Ticket, *, actor, state: str = TicketState.OPEN) -> Ti
         ticket.save(update_fields=fields)
         if ticket.assignee_id is not None:
             load_apply(delta(ticket.assignee_id, ticket.channel, +1))
+            # Back with its owner: an assignment as far as chat widgets and phone systems know.
+            tickets_assigned.send(sender=Ticket, ticket_ids=[ticket.pk], assignee_id=ticket.assignee_id, actor=actor,
+                                  reason="reopened")  # fmt: skip
             return ticket
         where = _route_reopened(ticket, actor=actor)
         if refusal:
