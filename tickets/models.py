@@ -154,7 +154,7 @@ class RoutingDecision(models.Model):
     # [{"agent": id, "username": name, "reason": PassedOver value}, ...] in the team's order.
     passed_over = models.JSONField(default=list, blank=True)
     reason = models.CharField(max_length=100, blank=True)  # what started the routing
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(default=timezone.now)  # no index: see decisions_purge
 
     class Meta:
         ordering = ["-at", "-id"]

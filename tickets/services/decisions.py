@@ -15,6 +15,7 @@ decision and one INSERT.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -97,9 +98,14 @@ def decisions_write_delegated(targets: dict[int | None, list], *, reason: str, n
 
 
 def decisions_purge(*, now=None) -> int:
-    """Delete the decisions older than ROUTING_DECISIONS_KEEP_DAYS (the daily task)."""
+    """Delete the decisions older than ROUTING_DECISIONS_KEEP_DAYS (the daily task). Decisions
+    are written in time order, so the first one to keep is found walking the primary key from
+    the oldest (reading only what goes), and everything before it goes: `at` needs no index of
+    its own, one less to keep up on every routed ticket."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.ROUTING_DECISIONS_KEEP_DAYS)
-    deleted, _ = RoutingDecision.objects.filter(at__lt=cutoff).delete()
+    first_kept = RoutingDecision.objects.filter(at__gte=cutoff).order_by("pk").values_list("pk", flat=True).first()
+    old = RoutingDecision.objects.all() if first_kept is None else RoutingDecision.objects.filter(pk__lt=first_kept)
+    deleted, _ = old.filter(at__lt=cutoff).delete()
     return deleted
 
 
@@ -126,19 +132,24 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
     """The INSERT of these picks' decisions (PostgreSQL), with its parameters: run on its own, or
     folded into the statement that moves the tickets (tickets.services.moves, `also`), which saves
     a round trip per routed ticket and reads the loads as they were before the move."""
-    exclude = list(exclude)
-    if capability not in Channel.values:  # column names below come from it
+    if capability not in Channel.values:  # column names in the statement come from it
         raise ValueError(f"Unknown capability {capability!r}")
-    member_key, chosen_key = ORDER_KEY[RoutingMethod.ROUND_ROBIN if team_method == RoutingMethod.ROUND_ROBIN
-                                       else RoutingMethod.LOAD_BALANCE]  # fmt: skip
-    values = ", ".join(
-        ["(%s::integer, %s::integer, %s::text, %s::integer, %s::integer, %s::integer, %s::boolean, %s::integer, "
-         "%s::timestamptz)"] * len(picks)
-    )  # fmt: skip
-    params: list = []
+    params: list = [reason[:100], now]
     for pick in picks:
         params += [pick.ticket_id, pick.agent_id, _method(pick, team_method), pick.pool, pick.held, pick.capacity,
                    pick.overflow, pick.load, pick.last_assigned_at]  # fmt: skip
+    params += [list(exclude), team_id, settings.ROUTING_DECISIONS_PASSED_OVER]
+    return _statement(len(picks), capability, chat, team_method == RoutingMethod.ROUND_ROBIN), params
+
+
+@cache
+def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> str:
+    """The statement's text, the same for every pass of its shape: built once."""
+    member_key, chosen_key = ORDER_KEY[RoutingMethod.ROUND_ROBIN if round_robin else RoutingMethod.LOAD_BALANCE]
+    values = ", ".join(
+        ["(%s::integer, %s::integer, %s::text, %s::integer, %s::integer, %s::integer, %s::boolean, %s::integer, "
+         "%s::timestamptz)"] * count
+    )  # fmt: skip
     eligible = "true" if chat else "m.routable"
     tables = {
         "decision": RoutingDecision._meta.db_table,
@@ -147,7 +158,7 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
         "profile": AgentProfile._meta.db_table,
         "user": get_user_model()._meta.db_table,
     }
-    sql = f"""
+    return f"""
         INSERT INTO {tables["decision"]}
             (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)
         SELECT d.ticket_id, d.agent_id, d.method, d.pool + COALESCE(jsonb_array_length(x.passed), 0),
@@ -175,7 +186,6 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
             JOIN {tables["user"]} u ON u.id = c.agent_id
         ) x ON true
     """
-    return sql, [reason[:100], now, *params, exclude, team_id, settings.ROUTING_DECISIONS_PASSED_OVER]
 
 
 # --- elsewhere: a read per decision ---------------------------------------------------------------------
