@@ -1,64 +1,17 @@
 """An agent's day with tickets in a real browser (T8, C6, P4): take from the queue, a note that
 mentions someone out of office, finishing before After work, closing the last ticket."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from presence.models import AgentPresence, Status
-from tests.factories import PASSWORD, AgentFactory, TeamFactory, TicketFactory
+from tests.browser.support import WAIT_MS, shot, sign_in
+from tests.factories import AgentFactory, TeamFactory, TicketFactory
 from tickets.models import RoutingMethod, TeamRouting, TicketNote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-WAIT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: bin/test installs Debian's chromium package")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # ordinary blocking calls all the same.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            yield browser
-            browser.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture(autouse=True)
-def fast_polling(settings):
-    settings.PRESENCE_PAGE_POLL_SECONDS = 0.5
-
-
-def _sign_in(browser, live_server, username: str, next_path: str = "/"):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-    return page
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def test_an_agents_day_with_tickets(browser, live_server):
@@ -73,7 +26,7 @@ def test_an_agents_day_with_tickets(browser, live_server):
     mine = TicketFactory(subject="VPN keeps dropping", team=support, assignee=ann)
     queued = TicketFactory(subject="Printer jam on floor 2", team=support)
 
-    page = _sign_in(browser, live_server, "ann")
+    page = sign_in(browser, live_server, "ann")
     assert page.text_content("#status-name").strip().endswith("Available")
 
     # takes the queued ticket from the panel: its page opens
@@ -98,12 +51,12 @@ def test_an_agents_day_with_tickets(browser, live_server):
     # cara is Out of office: asked first, nothing saved yet
     assert "cara is Out of office. Mention them anyway?" in page.text_content("#confirmation")
     assert not TicketNote.objects.exists()
-    _shot(page, "agent-mention-confirmation.png")
+    shot(page, "agent-mention-confirmation.png")
     with page.expect_navigation():
         page.click("#confirm")
     assert "Note added." in page.text_content("#flash")
     assert "Toner replaced. Ask @cara about the spare drum." in page.text_content("#note-list")
-    _shot(page, "agent-ticket.png")
+    shot(page, "agent-ticket.png")
 
     # picks After work while holding two tickets: finishing, still Available
     page.select_option("#status-select", label="🏠 After work")
@@ -113,7 +66,7 @@ def test_an_agents_day_with_tickets(browser, live_server):
         page.click("text=Back to my tickets")
     assert page.is_visible("#finishing-banner")
     assert page.text_content("#finishing-target").strip() == "After work"
-    _shot(page, "agent-finishing.png")
+    shot(page, "agent-finishing.png")
 
     # closes both tickets on their pages; the last one applies After work
     for ticket in (mine, queued):
@@ -125,7 +78,7 @@ def test_an_agents_day_with_tickets(browser, live_server):
     assert re.search(r"After work$", page.text_content("#status-name").strip())
     assert page.text_content("#status-note").strip() == ""
     assert page.is_hidden("#finishing-banner")
-    _shot(page, "agent-after-work.png")
+    shot(page, "agent-after-work.png")
     presence = AgentPresence.objects.select_related("status").get(agent=ann)
     assert (presence.status.slug, presence.pending_status_id) == ("after-work", None)
     page.context.close()

@@ -1,58 +1,16 @@
 """The pages in a real browser: Debian's Chromium driven by Playwright (U1, U2, U3, R3, P6)."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from presence.models import Source, Status
 from presence.services import presence_change_status
-from tests.factories import PASSWORD, AgentFactory, SupervisorFactory
+from tests.browser.support import ARTIFACTS, WAIT_MS, shot, sign_in
+from tests.factories import AgentFactory, SupervisorFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-WAIT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: bin/test installs Debian's chromium package")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # ordinary blocking calls all the same.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            yield browser
-            browser.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture(autouse=True)
-def fast_polling(settings):
-    settings.PRESENCE_PAGE_POLL_SECONDS = 0.5
-
-
-def _sign_in(browser, live_server, username: str, next_path: str = "/"):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-    return page
 
 
 def _mark(page) -> None:
@@ -66,7 +24,7 @@ def _not_reloaded(page) -> bool:
 
 def test_agent_changes_status_from_the_dropdown_and_the_timer_resets(browser, live_server):
     AgentFactory(username="ann")
-    page = _sign_in(browser, live_server, "ann")
+    page = sign_in(browser, live_server, "ann")
     assert page.text_content("#status-name").strip().endswith("Available")  # the login status
     _mark(page)
     expect(page.locator("#status-timer")).to_have_text("3s", timeout=WAIT_MS)
@@ -84,13 +42,13 @@ def test_approval_on_the_board_changes_the_agents_header_without_a_reload(browse
     training.save()
     AgentFactory(username="ann")
     SupervisorFactory(username="sam")
-    agent_page = _sign_in(browser, live_server, "ann")
+    agent_page = sign_in(browser, live_server, "ann")
     _mark(agent_page)
     agent_page.select_option("#status-select", label="🎓 Training (needs approval)")
     expect(agent_page.locator("#status-note")).to_contain_text("Waiting for approval: Training", timeout=WAIT_MS)
     assert "Available" in agent_page.text_content("#status-name")
 
-    board = _sign_in(browser, live_server, "sam", "/board/")
+    board = sign_in(browser, live_server, "sam", "/board/")
     assert board.is_visible("#bell")
     with board.expect_navigation():
         board.click("tr:has-text('ann') button.approve")
@@ -108,7 +66,7 @@ def test_the_board_updates_itself_when_an_agent_changes_status(browser, live_ser
     for name in ("bob", "cara", "dev"):
         AgentFactory(username=name)
     SupervisorFactory(username="sam", is_staff=True)
-    board = _sign_in(browser, live_server, "sam", "/board/")
+    board = sign_in(browser, live_server, "sam", "/board/")
     _mark(board)
     row = "tr:has-text('ann') .status-name"
     assert board.text_content(row) == "Offline"
@@ -116,10 +74,10 @@ def test_the_board_updates_itself_when_an_agent_changes_status(browser, live_ser
     presence_change_status(ann, Status.objects.get(slug="meeting"), actor=ann, source=Source.API)
     expect(board.locator("#board-rows .status-name", has_text="Meeting")).to_have_count(1, timeout=WAIT_MS)
     assert _not_reloaded(board)
-    ARTIFACTS.mkdir(exist_ok=True)
-    board.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+    shot(board, "board.png")
 
     board.goto(f"{live_server.url}/admin/reports/?report=time-in-status")
     assert board.is_visible("#chart svg")
+    ARTIFACTS.mkdir(exist_ok=True)
     board.locator("#chart").screenshot(path=str(ARTIFACTS / "report-chart.png"))
     board.context.close()

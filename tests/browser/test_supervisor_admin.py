@@ -7,7 +7,7 @@ import pytest
 
 from presence.models import AgentPresence, Status, StatusChangeLog, StatusRequest
 from scheduling.models import Appointment, Shift, ShiftType
-from tests.browser.test_pages import ARTIFACTS, WAIT_MS, browser  # noqa: F401 - the shared browser fixture
+from tests.browser.support import ARTIFACTS, WAIT_MS
 from tests.factories import PASSWORD, AgentFactory, SupervisorFactory, TicketFactory
 from tickets.models import ReassignMapping, Ticket
 
@@ -19,7 +19,7 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True)
 
 
-def _sign_in(browser, live_server, username: str):  # noqa: F811 - the fixture, passed in
+def _sign_in(browser, live_server, username: str):
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     page.goto(f"{live_server.url}/admin/login/")
@@ -54,7 +54,7 @@ def _run_action(page, action_label: str, usernames_or_rows: list[str]) -> None:
         page.click("button[name=index]")
 
 
-def test_a_supervisor_configures_the_helpdesk_in_the_admin(browser, live_server):  # noqa: F811
+def test_a_supervisor_configures_the_helpdesk_in_the_admin(browser, live_server):
     statuses = {s.slug: s for s in Status.objects.all()}
     training = statuses["training"]
     training.requires_approval = True
