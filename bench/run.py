@@ -514,25 +514,39 @@ end
 """
 
 
-def bench_http(agents: int, seconds: int, workers: int) -> None:
+def _signed_in_tokens(agents: int, prefix: str) -> list[str]:
+    """New agents, signed in (Available), and an API token each."""
     from rest_framework.authtoken.models import Token
 
     from presence.models import Source, Status
     from presence.services import presence_change_status
 
-    print(f"heartbeat and status changes through gunicorn ({workers} workers), {agents} agents, wrk {seconds}s")
-    users = make_agents(agents, prefix="http", status_slug="offline")
-    available, busy = Status.objects.get(slug="available"), Status.objects.get(slug="busy")
+    users = make_agents(agents, prefix=prefix, status_slug="offline")
+    available = Status.objects.get(slug="available")
     for user in users:
         presence_change_status(user, available, actor=user, source=Source.LOGIN)
-    tokens = [Token.objects.create(user=u).key for u in users]
-    port = 8765
+    return [Token.objects.create(user=u).key for u in users]
+
+
+def _gunicorn(port: int, workers: int) -> subprocess.Popen:
+    """The project served by gunicorn as in production (DEBUG off), on the loopback."""
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
+
+
+def bench_http(agents: int, seconds: int, workers: int) -> None:
+
+    from presence.models import Status
+
+    print(f"heartbeat and status changes through gunicorn ({workers} workers), {agents} agents, wrk {seconds}s")
+    available, busy = Status.objects.get(slug="available"), Status.objects.get(slug="busy")
+    tokens = _signed_in_tokens(agents, "http")
+    port = 8765
+    server = _gunicorn(port, workers)
     try:
         _wait_for(port)
         for label, paths, bodies in (
@@ -565,24 +579,11 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
     send time (no coordinated omission)."""
     import asyncio
 
-    from rest_framework.authtoken.models import Token
-
-    from presence.models import Source, Status
-    from presence.services import presence_change_status
 
     print(f"heartbeats at {rate}/s for {seconds}s through gunicorn ({workers} workers), {agents} agents")
-    users = make_agents(agents, prefix="beat", status_slug="offline")
-    available = Status.objects.get(slug="available")
-    for user in users:
-        presence_change_status(user, available, actor=user, source=Source.LOGIN)
-    tokens = [Token.objects.create(user=u).key for u in users]
+    tokens = _signed_in_tokens(agents, "beat")
     port = 8766
-    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    server = _gunicorn(port, workers)
     try:
         _wait_for(port)
         # Warm the workers up (their first requests import and connect) with a few agents.
