@@ -1,22 +1,42 @@
 """Reads of the webhooks app."""
 
+from functools import cache
+
+from django.db import connection
 from django.db.models import QuerySet
 
 from presence.models import TeamMembership
+from presence.shared.sql import prepared_cursor
 from webhooks.models import Delivery, Event, Webhook
 
 
 def subscriptions() -> dict[str, list[int]]:
     """Event -> ids of the active webhooks subscribed to it: one query, however many events.
 
-    The events are filtered here rather than with a JSON `contains` lookup, which SQLite lacks;
-    the active webhooks are a handful of rows."""
+    It runs in every assignment's and status change's transaction, so it is one prepared
+    statement rather than an ORM query (whose building cost more than the read). The events
+    are filtered here rather than with a JSON `contains` lookup, which SQLite lacks; the active
+    webhooks are a handful of rows."""
+    events_field = Webhook._meta.get_field("events")
+    with prepared_cursor() as cursor:
+        cursor.execute(_subscriptions_sql(cursor.db.vendor))
+        rows = cursor.fetchall()
     found: dict[str, list[int]] = {}
-    for webhook_id, events in Webhook.objects.filter(active=True).order_by("pk").values_list("pk", "events"):
+    for webhook_id, raw in rows:
+        events = events_field.from_db_value(raw, None, connection)
         for event in events if isinstance(events, list) else ():
             if event in Event.values and webhook_id not in found.setdefault(event, []):
                 found[event].append(webhook_id)
     return found
+
+
+@cache
+def _subscriptions_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT {quote('id')}, {quote('events')} FROM {quote(Webhook._meta.db_table)} "
+        f"WHERE {quote('active')} ORDER BY {quote('id')}"
+    )
 
 
 def subscribed_webhook_ids(event: str) -> list[int]:

@@ -1,7 +1,7 @@
 import dj_database_url
 
 from .base import BASE_DIR
-from .env import env_str
+from .env import env_bool, env_str
 
 # Embedded default: SQLite next to the project. Production: DATABASE_URL=postgres://...
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
@@ -18,3 +18,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+
+# Routing's hot statements are prepared once per connection (presence/shared/sql.py), and only
+# save their planning with a generic plan. The setting concerns prepared statements only.
+# DATABASE_PREPARED_STATEMENTS=0 for a pooler in transaction mode that cannot keep them.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_generic_plan"

@@ -3,9 +3,11 @@ capability, capacity, active membership, not finishing P4), round robin and load
 queues routed when an agent becomes eligible (T3)."""
 
 import pytest
+from django.db import connection
 
 from presence.models import AgentPresence, Source, TeamMembership
 from presence.services import presence_change_status
+from presence.shared.sql import PreparedCursor, prepared_cursor
 from tests.factories import StatusFactory, TicketFactory, recount_load, sync_routing
 from tickets.models import RoutingMethod, Ticket
 from tickets.services import team_queue_route, ticket_close, ticket_create
@@ -179,6 +181,35 @@ def test_routing_one_ticket_query_count(make_team, make_agent, django_assert_max
         # history; refresh; 4 savepoint statements
         ticket = _create(team)
     assert ticket.assignee is not None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_routing_statements_are_prepared_once_and_keep_a_generic_plan(make_team, make_agent):
+    """The ticket lock, the pick and the move are planned once per connection, not per ticket
+    (presence/shared/sql.py): PostgreSQL keeps their generic plan and never plans them again."""
+    team = make_team()
+    make_agent("ann", teams=[team])
+    for _ in range(3):
+        assert _create(team).assignee is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        rows = cursor.fetchall()
+    lock, pick, move = (
+        [(generic, custom) for statement, generic, custom in rows if marker in statement]
+        for marker in ("FOR UPDATE OF t SKIP LOCKED", "SELECT m.agent_id, m.overflow, m.load", "WITH old (id, old_assignee")
+    )
+    for plans in (lock, pick, move):
+        assert plans and sum(generic for generic, _ in plans) >= 3 and all(custom == 0 for _, custom in plans)
+
+
+def test_routing_without_prepared_statements(make_team, make_agent, settings):
+    """DATABASE_PREPARED_STATEMENTS=0 (a pooler that cannot keep them): the same routing, plain statements."""
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    team = make_team()
+    ann = make_agent("ann", teams=[team])
+    with prepared_cursor() as cursor:
+        assert not isinstance(cursor.cursor, PreparedCursor)
+    assert _create(team).assignee == ann
 
 
 def test_one_plan_across_two_teams_respects_capacity(make_team, make_agent, statuses, presence_settings):

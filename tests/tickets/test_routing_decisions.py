@@ -144,6 +144,28 @@ def test_routing_writes_one_statement_of_decisions_per_pass(make_team, make_agen
     assert RoutingDecision.objects.count() == 20
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the statement is PostgreSQL's")
+def test_one_tickets_move_with_its_decision_stays_short_enough_for_psycopg_to_cache(make_team, make_agent):
+    """psycopg re-parses, on every execution, a statement longer than 4 kB (its query cache's
+    limit): the move of one routed ticket with its decision must stay under it."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    make_agent("ann", teams=[team])
+    ticket = Ticket.objects.create(subject="t", team=team)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        tickets_route([ticket.pk])
+    (move,) = [sql for sql in statements if sql.startswith("WITH old")]
+    assert "INSERT INTO tickets_routingdecision" in move
+    assert len(move.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+
+
 def test_old_decisions_are_purged(make_team, make_agent, settings):
     settings.ROUTING_DECISIONS_KEEP_DAYS = 30
     team = make_team(method=RoutingMethod.LOAD_BALANCE)

@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from presence.models import AgentLoad, AgentProfile, Channel, TeamMembership
+from presence.shared.sql import prepared_cursor
 from tickets.models import RoutingDecision, RoutingMethod
 
 Reason = RoutingDecision.PassedOver
@@ -123,7 +124,7 @@ ORDER_KEY = {
 def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclude, reason, now) -> None:
     sql, params = decisions_sql(picks, team_id=team_id, team_method=team_method, capability=capability, chat=chat,
                                 exclude=exclude, reason=reason, now=now)  # fmt: skip
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -158,7 +159,9 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> st
         "profile": AgentProfile._meta.db_table,
         "user": get_user_model()._meta.db_table,
     }
-    return f"""
+    # One line: psycopg caches its parsing of a statement only up to 4 kB, and this one rides
+    # in the move statement (tickets.services.moves), which is most of that already.
+    return " ".join(f"""
         INSERT INTO {tables["decision"]}
             (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)
         SELECT d.ticket_id, d.agent_id, d.method, d.pool + COALESCE(jsonb_array_length(x.passed), 0),
@@ -185,7 +188,7 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> st
             ) c
             JOIN {tables["user"]} u ON u.id = c.agent_id
         ) x ON true
-    """
+    """.split())
 
 
 # --- elsewhere: a read per decision ---------------------------------------------------------------------

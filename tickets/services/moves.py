@@ -6,12 +6,14 @@ writes the same rows itself: the ticket's columns as they are after the move, pl
 simple-history's `history_*` columns.
 """
 
+from dataclasses import dataclass
 from functools import cache
 
 from django.db import connection, connections
 from django.db.models import QuerySet
 
 from presence.models import Channel
+from presence.shared.sql import prepared_cursor
 from tickets.models import HELD_STATES, Ticket
 from tickets.services.load import capability_case_sql, delta, load_apply, memberships_sql, upsert_sql
 from tickets.signals import tickets_assigned
@@ -20,10 +22,17 @@ from tickets.signals import tickets_assigned
 HISTORY_BATCH = 5000
 
 
+@dataclass(frozen=True)
+class HeldBy:
+    """What a move takes: the open and pending tickets these agents hold (a mapping's unassign)."""
+
+    agent_ids: tuple[int, ...]
+
+
 def move_tickets(
     tickets, *, assignee_id: int | None, actor, reason: str, now, using: str = "default", also=None
 ) -> list[int]:
-    """Give every ticket in `tickets` (a queryset, or a list of ticket ids) to `assignee_id`
+    """Give every ticket in `tickets` (a queryset, a list of ticket ids, or HeldBy) to `assignee_id`
     (None: the Unassigned queue), as a fresh assignment (not yet opened), with one history row
     each, and move the load counters with them (tickets.services.load). Returns the moved
     tickets' ids.
@@ -44,11 +53,16 @@ def move_tickets(
     if database.vendor == "postgresql":
         if isinstance(tickets, QuerySet):
             select = tickets.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
-        else:  # one array parameter, however many ids
-            select = (_select_by_ids_sql(using), [list(tickets)])
-        ids = _move_in_one_statement(*select, using, assignee_id, now, history_meta, also)
+            prepared = False  # the ORM's text varies with the filter, and it binds for the client
+        elif isinstance(tickets, HeldBy):  # array parameters, however many agents: one text, prepared
+            select, prepared = (_select_held_sql(using), [list(tickets.agent_ids), list(HELD_STATES)]), True
+        else:  # one array parameter, however many ids: one text, prepared (routing runs it per ticket)
+            select, prepared = (_select_by_ids_sql(using), [list(tickets)]), True
+        ids = _move_in_one_statement(*select, using, assignee_id, now, history_meta, also, prepared=prepared)
         return _announce(ids, assignee_id, actor, reason)
-    if not isinstance(tickets, QuerySet):
+    if isinstance(tickets, HeldBy):
+        tickets = Ticket.objects.using(using).filter(assignee_id__in=tickets.agent_ids, state__in=HELD_STATES)
+    elif not isinstance(tickets, QuerySet):
         tickets = Ticket.objects.using(using).filter(pk__in=list(tickets))
     rows = list(tickets.order_by().values_list("id", "assignee_id", "channel", "state"))
     ids = [row[0] for row in rows]
@@ -90,11 +104,21 @@ def _select_by_ids_sql(using: str) -> str:
 
 
 @cache
+def _select_held_sql(using: str) -> str:
+    table = _quote(Ticket._meta.db_table)
+    columns = ", ".join(f"{table}.{_quote(c)}" for c in ("id", "assignee_id", "channel", "state"))
+    return (
+        f"SELECT {columns} FROM {table} WHERE {table}.{_quote('assignee_id')} = ANY(%s::integer[]) "
+        f"AND {table}.{_quote('state')} = ANY(%s::varchar[])"
+    )
+
+
+@cache
 def _move_sql(using: str) -> str:
     """The move statement around its `{select}` of (id, assignee, channel, state): the same text
     for every move, so it is built once per database."""
     table = _quote(Ticket._meta.db_table)
-    returning = ", ".join(f"{table}.{_quote(field.column)}" for field in Ticket._meta.concrete_fields)
+    returning = ", ".join(f"t.{_quote(field.column)}" for field in Ticket._meta.concrete_fields)
     held = ", ".join(f"'{state}'" for state in HELD_STATES)
     per_channel = ", ".join(
         f"SUM(CASE WHEN cap = '{channel}' THEN n ELSE 0 END)::integer AS {_quote(channel)}"
@@ -104,8 +128,8 @@ def _move_sql(using: str) -> str:
     return (
         (
             f"WITH old (id, old_assignee, old_channel, old_state) AS ({{select}} FOR UPDATE OF {table}), "
-            f"moved AS (UPDATE {table} SET {_quote('assignee_id')} = %s, {_quote('assigned_at')} = %s, "
-            f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE {table}.{_quote('id')} = old.id "
+            f"moved AS (UPDATE {table} AS t SET {_quote('assignee_id')} = %s, {_quote('assigned_at')} = %s, "
+            f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE t.{_quote('id')} = old.id "
             f"RETURNING {returning}, old.old_assignee, old.old_state), "
             f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
             f"SELECT {_ticket_columns()}, %s::timestamptz, %s::varchar, %s::varchar, %s::integer FROM moved), "
@@ -127,7 +151,9 @@ def _move_sql(using: str) -> str:
     )
 
 
-def _move_in_one_statement(select_sql, select_params, using, assignee_id, now, history_meta, also=None) -> list[int]:
+def _move_in_one_statement(
+    select_sql, select_params, using, assignee_id, now, history_meta, also=None, *, prepared=False
+) -> list[int]:
     fields = assignment_fields(assignee_id, now)
     sql = _move_sql(using).format(select=select_sql)
     params = [*select_params, fields["assignee_id"], fields["assigned_at"], fields["updated_at"], *history_meta]
@@ -135,7 +161,7 @@ def _move_in_one_statement(select_sql, select_params, using, assignee_id, now, h
         also_sql, also_params = also
         head, tail = sql.rsplit(" SELECT id FROM moved", 1)
         sql, params = f"{head}, also AS ({also_sql}) SELECT id FROM moved{tail}", [*params, *also_params]
-    with connections[using].cursor() as cursor:
+    with prepared_cursor(using) if prepared else connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 

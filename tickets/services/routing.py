@@ -37,6 +37,7 @@ from django.utils.dateparse import parse_datetime
 
 from presence.eligibility import eligible_sql
 from presence.models import Channel, TeamMembership
+from presence.shared.sql import prepared_cursor
 from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
 from tickets.services.decisions import Pick, decisions_sql, decisions_write
 from tickets.services.moves import move_tickets
@@ -120,7 +121,7 @@ def _page(team_id: int, capability: str, chat: bool, method: str, size: int, ski
         " JOIN {profile} p ON p.user_id = m.agent_id"
         " WHERE {where} ORDER BY {order} LIMIT %s {lock}"
     ).format(capability=capability, where=" AND ".join(where), order=ORDER_SQL[method], lock=lock, **_tables())
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, size])
         rows = cursor.fetchall()
     return [
@@ -246,7 +247,7 @@ def lock_unassigned(ticket_ids) -> list[Ticket]:
     ids = list(ticket_ids)
     if connection.vendor == "postgresql":
         names = [field.attname for field in Ticket._meta.concrete_fields]
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_lock_unassigned_sql(), [ids, list(HELD_STATES)])
             rows = cursor.fetchall()
         tickets = []
