@@ -13,6 +13,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.forms.models import model_to_dict
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from rest_framework.authtoken.admin import TokenAdmin as _DRFTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 
 from presence import selectors, services
 from presence.admin_inputs import BoundedInputsAdminMixin
@@ -81,14 +83,38 @@ class RefusalsAsMessages:
             return HttpResponseRedirect(request.get_full_path())
 
 
+def _compared_with_stored(form_class, stored):
+    """A revert's form class whose changed_data is what the revert changes in the row as stored.
+
+    django-simple-history binds the form to the old version, so a field that differs from the
+    row now but not from that version would count as unchanged, and whatever acts on changed
+    data (the ticket's assignment and its checks) would skip it.
+    """
+    initial = model_to_dict(stored, form_class._meta.fields, form_class._meta.exclude)
+
+    class RevertForm(form_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, initial={**initial, **(kwargs.pop("initial", None) or {})}, **kwargs)
+
+    return RevertForm
+
+
 class SafeHistoryAdmin(RefusalsAsMessages, SimpleHistoryAdmin):
     """django-simple-history's admin with reverting held to the change form's rules.
 
     Its history form view saves a POST with view permission alone. Here viewing a version
     needs view permission and reverting (POST) needs change permission; the revert saves
-    through the same `save_model` (the services) in one transaction, and a refusal is shown
-    as a message with nothing saved.
+    through the same `save_model` (the services) in one transaction, with the form comparing
+    against the row as stored, and a refusal is shown as a message with nothing saved.
     """
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        if request.method == "POST" and getattr(obj, SIMPLE_HISTORY_REVERSE_ATTR_NAME, None) is not None:
+            stored = self.get_object(request, str(obj.pk))
+            if stored is not None:
+                return _compared_with_stored(form_class, stored)
+        return form_class
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method != "POST":

@@ -258,7 +258,8 @@ class Status(models.Model):
     category = models.CharField(
         max_length=16,
         choices=StatusCategory.choices,
-        help_text="Online, not ready, inactive or offline: decides the availability shown (away, offline, ...).",
+        help_text="Online, tentative (overflow only, shown as away), conference (shown as busy), not ready, inactive "
+        "or offline: decides the availability shown (away, busy, offline, ...).",
     )
     color = models.CharField(
         max_length=7, default="#9E9E9E", validators=[color_validator], help_text="The swatch shown next to the name."
@@ -268,7 +269,12 @@ class Status(models.Model):
     enabled = models.BooleanField(
         default=True, help_text="Disabled statuses are hidden from agents' choices; nobody in one is moved."
     )
-    is_system = models.BooleanField(default=False, editable=False)
+    is_system = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="A built-in status the code relies on: it cannot be disabled or deleted, nor its slug or "
+        "category changed.",
+    )
 
     can_receive = models.BooleanField(
         "can receive", default=False, help_text="Agents in it can be given new tickets and chats."

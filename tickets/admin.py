@@ -1,8 +1,9 @@
 """Tickets, notes, team routing and re-assign mappings in the admin (T1-T5, U4).
 
 Assigning by hand to an agent whose status warns (T5), or mentioning one in a note, first asks
-("ann is Out of office. Assign anyway?"): in the change form and in the bulk "Assign to…"
-action. Cancel changes nothing; Confirm saves through the services, as every write here does.
+("ann is Out of office. Assign anyway?"): in the change form, in a history revert and in the bulk
+"Assign to…" action. Cancel changes nothing; Confirm saves through the services, as every write
+here does.
 """
 
 from django import forms
@@ -145,9 +146,19 @@ class TicketAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAdmin):
                 return page
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def _confirmation_page(self, request, object_id):
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A revert saves through save_model as the change form does, so it asks the same question;
+        # Cancel goes back to the version, unreverted.
+        if request.method == "POST" and not request.POST.get("_confirmed"):
+            page = self._confirmation_page(request, object_id, cancel_url=request.get_full_path())
+            if page is not None:
+                return page
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _confirmation_page(self, request, object_id, cancel_url: str | None = None):
         """A page asking to confirm, when the POST is valid and assigns to or mentions an agent
-        whose status warns; None lets the change form go on as usual."""
+        whose status warns; None lets the change form (or the revert) go on as usual. The question
+        is about the ticket as stored: a revert's old version has no say in what changes."""
         obj = self.get_object(request, unquote(object_id)) if object_id else None
         if object_id and (obj is None or not self.has_change_permission(request, obj)):
             return None  # the change form answers with its own 404 or 403
@@ -162,7 +173,8 @@ class TicketAdmin(BoundedInputsAdminMixin, AgentPickerMixin, SafeHistoryAdmin):
         questions += selectors.mention_questions(_new_note_bodies(request.POST))
         if not questions:
             return None
-        cancel_url = reverse("admin:tickets_ticket_change", args=[obj.pk]) if obj else request.get_full_path()
+        if cancel_url is None:
+            cancel_url = reverse("admin:tickets_ticket_change", args=[obj.pk]) if obj else request.get_full_path()
         context = {
             **self.admin_site.each_context(request),
             "title": "Confirm",

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
 from django.core.management import call_command
+from django.db import models
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from presence.services import presence_change_status
 from scheduling.models import Appointment, Shift, ShiftType
 from scheduling.services import appointment_apply_due, shift_apply_due
 from tests.factories import AgentFactory, SupervisorFactory, TeamFactory, TicketFactory, UserFactory
+from tickets import services as ticket_services
 from tickets.models import ReassignMapping, Ticket, TicketNote
 
 pytestmark = pytest.mark.django_db
@@ -244,6 +246,15 @@ def test_agent_pickers_render_as_autocomplete_on_the_forms(sam_client):
         assert "admin-autocomplete" in page and "/admin/presence/agentprofile/pick/" in page, name
 
 
+def test_the_delegate_picker_is_an_autocomplete_on_the_profile_change_form(sam_client, online):
+    (ann,) = online("ann")
+    page = sam_client.get(reverse("admin:presence_agentprofile_change", args=[ann.agent_profile.pk]))
+    assert page.status_code == 200
+    select = page.content.decode().split('<select name="delegate"', 1)[1].split(">", 1)[0]
+    assert 'class="admin-autocomplete"' in select and 'data-field-name="delegate"' in select
+    assert 'data-ajax--url="/admin/presence/agentprofile/pick/"' in select
+
+
 def test_a_shift_or_appointment_for_a_non_agent_is_refused_everywhere(sam_client, sam, statuses, online):
     outsider = UserFactory(username="olive")
     early = ShiftType.objects.create(name="Early", default_status=statuses["available"])
@@ -401,6 +412,31 @@ def test_the_login_and_auto_offline_statuses_cannot_be_disabled_in_admin_or_api(
     assert Status.objects.filter(slug__in=["available", "offline"], enabled=True).count() == 2
 
 
+@pytest.mark.parametrize(
+    "setting, slug, named",
+    [
+        ("login_status", "available", "the login status"),
+        ("auto_offline_status", "out-of-office", "the auto-offline status"),
+    ],
+)
+def test_the_api_refuses_to_disable_a_non_system_status_a_setting_uses(
+    sam, statuses, presence_settings, setting, slug, named
+):
+    from rest_framework.test import APIClient
+
+    status = statuses[slug]
+    assert not status.is_system  # protected by the setting alone
+    setattr(presence_settings, setting, status)
+    presence_settings.save()
+    api = APIClient()
+    api.force_authenticate(sam)
+    response = api.patch(f"/api/v1/statuses/{status.pk}/", {"enabled": False}, format="json")
+    assert response.status_code == 400
+    assert f"{named} in the presence settings, so it cannot be disabled" in response.json()["message"]
+    assert response.json()["errors"]["enabled"]
+    assert Status.objects.get(pk=status.pk).enabled
+
+
 def test_settings_refuse_a_disabled_login_status(sam_client, statuses):
     statuses["busy"].enabled = False
     statuses["busy"].save()
@@ -448,6 +484,46 @@ def test_assigning_to_a_warned_agent_asks_first_and_cancel_changes_nothing(sam_c
     assert Ticket.objects.get(pk=ticket.pk).assignee == ann
 
 
+def test_a_revert_to_a_warned_assignee_asks_first_and_cancel_changes_nothing(sam_client, sam, statuses, online):
+    # given: the ticket was ann's, then bob's; ann is Out of office now
+    (bob,) = online("bob")
+    ann = AgentFactory(username="ann", status=statuses["out-of-office"])
+    ticket = TicketFactory(subject="Printer", assignee=ann)
+    version = ticket.history.latest("history_date")  # assigned to ann
+    ticket_services.ticket_assign(ticket, bob, actor=sam)
+    url = reverse("admin:tickets_ticket_simple_history", args=[ticket.pk, version.pk])
+    revert = {"subject": "Printer", "channel": "email", "team": "", "assignee": ann.pk, "state": "open", "_save": "1"}
+    # when: reverting without confirming
+    page = sam_client.post(url, revert)
+    # then: the change form's question, and nothing changed
+    html = page.content.decode()
+    assert page.status_code == 200 and "ann is Out of office. Assign anyway?" in html
+    assert f'href="{url}"' in html and 'id="cancel"' in html  # Cancel: back to the version, unreverted
+    assert Ticket.objects.get(pk=ticket.pk).assignee == bob
+    assert sam_client.get(url).status_code == 200  # what Cancel does
+    assert Ticket.objects.get(pk=ticket.pk).assignee == bob
+    # when confirmed: the revert assigns through the service
+    response = sam_client.post(url, {**revert, "_confirmed": "yes"})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.assignee == ann and ticket.history.first().history_user == sam
+
+
+def test_a_revert_to_an_assignee_the_service_refuses_is_a_form_error(sam_client, sam, statuses, online):
+    (bob,) = online("bob")
+    dora = AgentFactory(username="dora", status=statuses["available"])
+    ticket = TicketFactory(subject="Printer", assignee=dora)
+    version = ticket.history.latest("history_date")
+    ticket_services.ticket_assign(ticket, bob, actor=sam)
+    presence_change_status(dora, statuses["offline"], actor=dora, source="logout")
+    url = reverse("admin:tickets_ticket_simple_history", args=[ticket.pk, version.pk])
+    revert = {"subject": "Printer", "channel": "email", "team": "", "assignee": dora.pk, "state": "open"}
+    page = sam_client.post(url, revert)
+    assert page.status_code == 200 and "dora is offline" in page.content.decode()
+    assert 'class="errorlist' in page.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).assignee == bob
+
+
 def test_assigning_to_an_agent_who_does_not_warn_saves_at_once(sam_client, online):
     (bob,) = online("bob")
     ticket = TicketFactory(subject="Printer")
@@ -470,6 +546,22 @@ def test_bulk_assign_asks_for_the_agent_then_confirms_a_warned_one(sam_client, s
     response = sam_client.post(url, {**base, "apply": "yes", "agent": ann.pk, "confirmed": "yes"}, follow=True)
     assert "Assigned 2 ticket(s) to ann." in _messages(response)
     assert Ticket.objects.filter(assignee=ann).count() == 2
+
+
+def test_cancel_on_the_bulk_assign_confirmation_changes_nothing(sam_client, statuses, online):
+    (bob,) = online("bob")
+    ann = AgentFactory(username="ann", status=statuses["out-of-office"])
+    tickets = [TicketFactory(subject="t0"), TicketFactory(subject="t1", assignee=bob)]
+    url = reverse("admin:tickets_ticket_changelist")
+    data = {"action": "assign_to", "_selected_action": [t.pk for t in tickets], "apply": "yes", "agent": ann.pk}
+    page = sam_client.post(url, data)
+    confirmation = page.content.decode().split('id="confirmation"', 1)[1]
+    assert "ann is Out of office. Assign anyway?" in confirmation
+    cancel = confirmation.split('id="cancel"', 1)[0].rsplit("<a ", 1)[1]
+    assert f'href="{url}"' in cancel  # a link back to the list: it posts nothing
+    assert sam_client.get(url).status_code == 200  # what Cancel does
+    assert [Ticket.objects.get(pk=t.pk).assignee for t in tickets] == [None, bob]
+    assert not Ticket.objects.filter(assignee=ann).exists()
 
 
 def test_bulk_assign_refuses_a_non_agent(sam_client):
@@ -521,13 +613,29 @@ def test_mapping_pages_say_when_mappings_are_off(sam_client, statuses, presence_
     assert "mappings-off" not in sam_client.get(reverse("admin:tickets_reassignmapping_changelist")).content.decode()
 
 
+def test_the_status_pages_mapping_inline_says_when_mappings_skip_schedules(sam_client, statuses, presence_settings):
+    presence_settings.reassign_on_status_change = True
+    presence_settings.save()
+    url = reverse("admin:presence_status_change", args=[statuses["lunch"].pk])
+    inline = sam_client.get(url).content.decode()
+    banner = inline.split('class="errornote mappings-off">', 1)[1].split("</p>", 1)[0]
+    assert "Mappings do not apply to shift and appointment changes." in banner
+    assert reverse("admin:presence_presencesettings_change", args=[1]) in banner
+    assert "Mappings are off" not in inline
+    presence_settings.apply_mappings_to_schedules = True
+    presence_settings.save()
+    assert "mappings-off" not in sam_client.get(url).content.decode()
+
+
 # --- 8. help and fit ----------------------------------------------------------------------------------
 
 
 def test_every_status_flag_and_setting_says_what_it_does():
     for model in (Status, PresenceSettings):
         for field in model._meta.get_fields():
-            if getattr(field, "editable", False) and field.concrete and not field.primary_key:
+            # Flags the code sets (is_system) show in the list's filters and the API, so they too.
+            shown = getattr(field, "editable", False) or isinstance(field, models.BooleanField)
+            if shown and field.concrete and not field.primary_key:
                 assert field.help_text, f"{model.__name__}.{field.name} has no help text"
                 assert str(field.help_text).count(". ") == 0, f"{model.__name__}.{field.name}: one sentence"
 
