@@ -579,7 +579,6 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
     send time (no coordinated omission)."""
     import asyncio
 
-
     print(f"heartbeats at {rate}/s for {seconds}s through gunicorn ({workers} workers), {agents} agents")
     tokens = _signed_in_tokens(agents, "beat")
     port = 8766

@@ -196,7 +196,11 @@ def test_routing_statements_are_prepared_once_and_keep_a_generic_plan(make_team,
         rows = cursor.fetchall()
     lock, pick, move = (
         [(generic, custom) for statement, generic, custom in rows if marker in statement]
-        for marker in ("FOR UPDATE OF t SKIP LOCKED", "SELECT m.agent_id, m.overflow, m.load", "WITH old (id, old_assignee")
+        for marker in (
+            "FOR UPDATE OF t SKIP LOCKED",
+            "SELECT m.agent_id, m.overflow, m.load",
+            "WITH old (id, old_assignee",
+        )
     )
     for plans in (lock, pick, move):
         assert plans and sum(generic for generic, _ in plans) >= 3 and all(custom == 0 for _, custom in plans)

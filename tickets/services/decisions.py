@@ -161,7 +161,8 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> st
     }
     # One line: psycopg caches its parsing of a statement only up to 4 kB, and this one rides
     # in the move statement (tickets.services.moves), which is most of that already.
-    return " ".join(f"""
+    return " ".join(
+        f"""
         INSERT INTO {tables["decision"]}
             (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)
         SELECT d.ticket_id, d.agent_id, d.method, d.pool + COALESCE(jsonb_array_length(x.passed), 0),
@@ -188,7 +189,8 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> st
             ) c
             JOIN {tables["user"]} u ON u.id = c.agent_id
         ) x ON true
-    """.split())
+    """.split()
+    )
 
 
 # --- elsewhere: a read per decision ---------------------------------------------------------------------
