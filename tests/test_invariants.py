@@ -1,8 +1,8 @@
 """A mixed concurrent workload on PostgreSQL, then every invariant checked (issue 6; P2, T3, T4, P12).
 
-Threads at once: agents switching statuses, tickets created (and so routed), tickets closed and
-reopened (back to their agent only if they can take it), the sweeps, and a phone system
-reporting calls (each event sent twice) while agents press Done. Mappings move tickets away
+Threads at once: agents switching statuses (signing out too), tickets created (and so routed),
+tickets closed and reopened (back to their agent only if they can take it), the sweeps, and a
+phone system reporting calls (each event sent twice) while agents press Done. Mappings move tickets away
 from any status that does not receive work, so at the end nobody who may not receive holds
 routed work.
 """
@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 import pytest
 from django.db import connection
 
+from presence.eligibility import eligible_q, is_eligible
 from presence.models import AgentPresence, Call, PresenceSettings, Source, Status, StatusChangeLog, TeamMembership
 from presence.services import (
     CallEventRefused,
@@ -61,8 +62,10 @@ def test_mixed_workload_keeps_every_invariant():
     def switch_statuses(rng):
         for _ in range(ROUNDS):
             agent = rng.choice(agents)
-            status = statuses[rng.choice(["available", "available", "busy", "lunch", "meeting"])]
-            presence_change_status(agent, status, actor=agent, source=Source.API)
+            slug = rng.choice(["available", "available", "busy", "lunch", "meeting", "offline"])
+            # signing out mid-call too: going Offline ends the agent's calls
+            source = Source.LOGOUT if slug == "offline" else Source.API
+            presence_change_status(agent, statuses[slug], actor=agent, source=source)
 
     def create_tickets(rng):
         for i in range(ROUNDS):
@@ -117,8 +120,13 @@ def test_mixed_workload_keeps_every_invariant():
     held = Ticket.objects.filter(state__in=HELD_STATES, assignee__isnull=False)
     per_agent = Counter(held.values_list("assignee_id", flat=True))
     assert max(per_agent.values(), default=0) <= CAPACITY
-    receiving = set(AgentPresence.objects.filter(status__in_load_balance=True).values_list("agent_id", flat=True))
-    assert set(per_agent) <= receiving, "a ticket is held by an agent whose status does not receive"
+    # by the one routing rule itself (presence.eligibility), for each ticket's kind, in SQL and in Python
+    not_receiving = held.filter(linked_to_chat=False).exclude(eligible_q("assignee__presence__", chat=False))
+    not_receiving |= held.filter(linked_to_chat=True).exclude(eligible_q("assignee__presence__", chat=True))
+    assert not not_receiving.exists(), "a ticket is held by an agent whose status does not receive"
+    presences = AgentPresence.objects.select_related("status").in_bulk(list(per_agent))
+    for assignee_id, chat in held.values_list("assignee_id", "linked_to_chat"):
+        assert is_eligible(presences[assignee_id], chat=chat), presences[assignee_id].status.name
     # one log row per actual transition: each agent's log is one unbroken chain to where they are
     chains = defaultdict(list)
     for agent_id, from_id, to_id in StatusChangeLog.objects.order_by("at", "id").values_list(
@@ -135,6 +143,14 @@ def test_mixed_workload_keeps_every_invariant():
     assert Call.objects.count() <= ROUNDS // 2
     # nobody is left On a call, and everyone in after call work has a call to wrap up
     assert not AgentPresence.objects.filter(status__slug="on-a-call").exclude(agent__calls__state="active").exists()
+    # every call still running belongs to an agent On a call, and nobody Offline has a call open:
+    # going Offline ends an agent's calls, so no end the phone system sends is lost on them
+    running = Call.objects.filter(state=Call.State.ACTIVE)
+    assert not running.exclude(agent__presence__status__slug="on-a-call").exists(), list(
+        running.values_list("call_id", "agent__presence__status__slug")
+    )
+    open_calls = Call.objects.filter(state__in=[Call.State.ACTIVE, Call.State.WRAP_UP])
+    assert not open_calls.filter(agent__presence__status__category="offline").exists()
     assert (
         not AgentPresence.objects.filter(status__slug="after-call-work").exclude(agent__calls__state="wrap_up").exists()
     )

@@ -57,7 +57,8 @@ class CallEventResponseSerializer(serializers.Serializer):
 class TelephonyEventView(APIView):
     """A call started or ended. `started` puts the agent On a call; `ended` puts them in After call
     work until they press Done (or the settings' maximum passes). Repeating an event changes
-    nothing; `ended` for an unknown call, and any event for an Offline agent, is 409."""
+    nothing (going Offline ends the agent's calls, so a later `ended` is a repeat); `ended` for an
+    unknown call, and `started` for an Offline agent, is 409."""
 
     permission_classes = [CanReportCallEvents]
 

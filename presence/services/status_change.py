@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +18,7 @@ from presence.models import (
     PERSON_SOURCES,
     AgentPresence,
     AgentProfile,
+    Call,
     Notice,
     PresenceSettings,
     Source,
@@ -134,9 +137,10 @@ def presence_change_status(
     `if_since` (not changed since), `unless_offline` (not Offline: nobody is signed in to
     change), and `precondition` (the caller's own test). A failed one skips the change with a
     reason. Then it writes the presence, the log row when logging is on, a notice for the agent
-    when someone else or a schedule changed them (P11), and sends `status_changed`, all in one
-    transaction: a receiver that raises undoes everything. Person-driven sources may only pick
-    selectable statuses (StatusNotSelectable otherwise); automatic sources may apply any.
+    when someone else or a schedule changed them (P11), ends their open calls when they go
+    Offline (P12), and sends `status_changed`, all in one transaction: a receiver that raises
+    undoes everything. Person-driven sources may only pick selectable statuses
+    (StatusNotSelectable otherwise); automatic sources may apply any.
     """
     source = Source(source)
     if source in PERSON_SOURCES:
@@ -190,7 +194,9 @@ def _apply(agent, presence: AgentPresence, status: Status, *, actor, source, rea
     if config.log_status_changes:
         _log_row(agent.pk, old_status, status, actor=actor, source=source, reason=reason, at=presence.since).save()
     _notify(agent, old_status, status, actor=actor, source=source, reason=reason)
-    _send_changed([Applied(agent, presence, old_status, status, reason)], actor=actor, source=source, config=config)
+    applied = [Applied(agent, presence, old_status, status, reason)]
+    _end_calls_of_offline(applied, now=presence.since)
+    _send_changed(applied, actor=actor, source=source, config=config)
     # The agent's memberships last: a receiver may have moved their tickets, and every writer
     # takes tickets before load counters before memberships, so nobody waits in a cycle.
     _apply_queue_group(agent, status)
@@ -234,6 +240,31 @@ class Applied:
     old_status: Status
     new_status: Status
     reason: str
+
+
+def _end_calls_of_offline(applied: list[Applied], *, now) -> None:
+    """Agents who went Offline are on no call any more: their open calls (running, or in after
+    call work) end with the change, in its transaction, whichever path took them Offline.
+    Otherwise a call whose `ended` came while they were Offline stays running, and their next
+    call's end finds "another call still runs" and leaves them On a call for good. The phone
+    system's late `ended` for such a call is then a repeat (presence.services.telephony).
+
+    One statement for all the agents. The rows are locked `skip_locked`: the telephony services
+    lock a call before the presence row, the opposite of this path, so waiting here could
+    deadlock; a call they hold is theirs to end, and they find the agent Offline under the
+    presence lock and end it themselves."""
+    gone = [change.agent.pk for change in applied if change.new_status.category == StatusCategory.OFFLINE]
+    if not gone:
+        return
+    open_calls = (
+        Call.objects.select_for_update(skip_locked=True)
+        .filter(agent_id__in=gone, state__in=[Call.State.ACTIVE, Call.State.WRAP_UP])
+        .order_by("pk")
+        .values("pk")
+    )
+    Call.objects.filter(pk__in=open_calls).update(
+        state=Call.State.DONE, ended_at=Coalesce("ended_at", Value(now)), done_at=now
+    )
 
 
 def _log_row(agent_id: int, old_status: Status, status: Status, *, actor, source, reason, at) -> StatusChangeLog:
@@ -280,9 +311,10 @@ def presence_change_statuses(changes: list[Change], *, source: str) -> dict[int,
 
     One transaction for all: the presence rows are locked in agent order and each change's
     conditions are checked on its row under the lock. The plain changes are then written
-    together: one UPDATE per new status, the log rows and notices in one INSERT each,
-    `status_changed` per agent and `statuses_changed` once (the tickets app moves and routes
-    for them all in a few statements), and the memberships' routing columns per outcome.
+    together: one UPDATE per new status, the log rows and notices in one INSERT each, the open
+    calls of those going Offline in one UPDATE, `status_changed` per agent and `statuses_changed`
+    once (the tickets app moves and routes for them all in a few statements), and the
+    memberships' routing columns per outcome.
     A change that needs more (finishing first, cancelling finishing, a queue-group status, an
     agent with no presence row yet) takes the one-agent path, in the same transaction. A
     receiver that raises undoes the whole batch; callers then go one agent at a time.
@@ -361,6 +393,7 @@ def _apply_many(plain: list[tuple[AgentPresence, Change]], source) -> dict[int, 
     notices = [_notice(a.agent.pk, a.old_status, a.new_status, actor=None, source=source, reason=a.reason)
                for a in applied]  # fmt: skip
     Notice.objects.bulk_create([notice for notice in notices if notice is not None])
+    _end_calls_of_offline(applied, now=now)
     _send_changed(applied, actor=None, source=source, config=config)
     memberships_sync_presences({a.agent.pk: a.presence for a in applied})
     return {a.agent.pk: StatusChange(a.presence, Outcome.APPLIED, old_status=a.old_status) for a in applied}

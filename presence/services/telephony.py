@@ -9,6 +9,10 @@ somebody changed the status meanwhile. Every change goes through presence_change
 Events are idempotent per call id: the phone system may repeat them. Two calls back to back
 (a new call during After call work, or a second call while the first runs) return the agent,
 in the end, to the status they had before the first.
+
+Going Offline ends the agent's open calls (presence_change_status does it, on every path), so
+an `ended` that comes after it is a repeat, and the next call after signing in again starts
+clean: no call of the day before still "runs" beside it.
 """
 
 from datetime import timedelta
@@ -80,8 +84,9 @@ def _status_to_return_to(agent, before: Status, now) -> Status:
 
 def call_ended(agent, call_id: str, *, actor, now=None) -> Call:
     """The call is over: After call work, unless the agent is no longer On a call (somebody
-    changed the status meanwhile) or another of their calls still runs. Repeating it changes
-    nothing; an unknown call id is refused (409), so is an Offline agent."""
+    changed the status meanwhile, or they went Offline) or another of their calls still runs.
+    Repeating it changes nothing, and neither does the end of a call that going Offline already
+    ended; an unknown call id is refused (409)."""
     now = now or timezone.now()
     with transaction.atomic():
         call = Call.objects.select_for_update().filter(call_id=call_id).first()
@@ -97,26 +102,23 @@ def call_ended(agent, call_id: str, *, actor, now=None) -> Call:
             call.save(update_fields=["state", "ended_at", "done_at"])
             return call
         max_minutes = PresenceSettings.load().wrap_up_max_minutes
-        offline: list[str] = []
 
         def still_on_the_call(presence) -> str | None:
             if presence.status.category == StatusCategory.OFFLINE:
-                offline.append(f"{agent.get_username()} is offline: a call event needs a signed-in agent.")
-                return offline[0]
+                # Going Offline ends open calls but passed over this one, locked above: end it here.
+                return "went offline"
             return None if presence.status.slug == Status.ON_A_CALL else "moved off the call meanwhile"
 
         change = presence_change_status(
             agent, _phone_status(Status.AFTER_CALL_WORK), actor=actor, source=Source.TELEPHONY,
             reason=f"call {call_id} ended", precondition=still_on_the_call,
         )  # fmt: skip
-        if offline:
-            raise CallEventRefused(offline[0])
         call.ended_at = now
         if change.applied:
             call.state = Call.State.WRAP_UP
             call.wrap_up_since = change.presence.since
             call.wrap_up_until = now + timedelta(minutes=max_minutes) if max_minutes else None
-        else:  # moved off the call meanwhile: nothing to wrap up, nothing to give back
+        else:  # moved off the call or Offline meanwhile: nothing to wrap up, nothing to give back
             call.state, call.done_at = Call.State.DONE, now
         call.save(update_fields=["state", "ended_at", "done_at", "wrap_up_since", "wrap_up_until"])
         return call

@@ -1,5 +1,6 @@
 """An agent's day with tickets in a real browser (T8, C6, P4): take from the queue, a note that
-mentions someone out of office, finishing before After work, closing the last ticket."""
+mentions someone out of office, a hand-over to a teammate, finishing before After work, closing
+the last ticket."""
 
 import re
 
@@ -9,7 +10,7 @@ from playwright.sync_api import expect
 from presence.models import AgentPresence, Status
 from tests.browser.support import WAIT_MS, shot, sign_in
 from tests.factories import AgentFactory, TeamFactory, TicketFactory
-from tickets.models import RoutingMethod, TeamRouting, TicketNote
+from tickets.models import RoutingMethod, TeamRouting, Ticket, TicketNote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +59,22 @@ def test_an_agents_day_with_tickets(browser, live_server):
     assert "Toner replaced. Ask @cara about the spare drum." in page.text_content("#note-list")
     shot(page, "agent-ticket.png")
 
-    # picks After work while holding two tickets: finishing, still Available
+    # hands her own ticket over to bob on its page: only teammates who can take it are offered
+    with page.expect_navigation():
+        page.click("text=Back to my tickets")
+    with page.expect_navigation():
+        page.click(f"#my-tickets a[href='/tickets/{mine.pk}/']")
+    assert page.locator("#hand-over-agent option").all_text_contents() == ["bob (Available)"]
+    page.select_option("#hand-over-agent", label="bob (Available)")
+    with page.expect_navigation():
+        page.click("#hand-over")
+    assert f"Ticket #{mine.pk} handed over to bob." in page.text_content("#flash")
+    assert page.locator(f"#my-tickets a[href='/tickets/{mine.pk}/']").count() == 0  # back on the panel
+    assert Ticket.objects.get(pk=mine.pk).assignee.username == "bob"
+
+    # picks After work while holding the taken ticket: finishing, still Available
+    with page.expect_navigation():
+        page.click(f"#my-tickets a[href='/tickets/{queued.pk}/']")
     page.select_option("#status-select", label="🏠 After work")
     expect(page.locator("#status-note")).to_contain_text("Finishing before After work", timeout=WAIT_MS)
     assert page.text_content("#status-name").strip().endswith("Available")
@@ -68,13 +84,12 @@ def test_an_agents_day_with_tickets(browser, live_server):
     assert page.text_content("#finishing-target").strip() == "After work"
     shot(page, "agent-finishing.png")
 
-    # closes both tickets on their pages; the last one applies After work
-    for ticket in (mine, queued):
-        with page.expect_navigation():
-            page.click(f"#my-tickets a[href='/tickets/{ticket.pk}/']")
-        with page.expect_navigation():
-            page.click("#close")
-        assert f"Ticket #{ticket.pk} closed." in page.text_content("#flash")
+    # closes her last ticket on its page, which applies After work
+    with page.expect_navigation():
+        page.click(f"#my-tickets a[href='/tickets/{queued.pk}/']")
+    with page.expect_navigation():
+        page.click("#close")
+    assert f"Ticket #{queued.pk} closed." in page.text_content("#flash")
     assert re.search(r"After work$", page.text_content("#status-name").strip())
     assert page.text_content("#status-note").strip() == ""
     assert page.is_hidden("#finishing-banner")

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from presence.models import Notice, Source, Status, StatusRequest, TeamMembership
 from presence.services import presence_change_status, presence_notice_dismiss, presence_request_status
-from scheduling.models import Shift, ShiftType
-from scheduling.services import shift_apply_due
+from scheduling.models import Appointment, Shift, ShiftType
+from scheduling.services import appointment_apply_due, shift_apply_due
 from tests.factories import TicketFactory, sync_routing
 from tickets.models import RoutingMethod
 from tickets.services import team_queue_route
@@ -237,6 +237,23 @@ def test_a_shift_change_notifies_the_agent(ann, ann_api, statuses):
         assert shift_apply_due() == 1
     assert [(n["kind"], n["text"]) for n in _notices(ann_api)] == [
         ("changed_by_schedule", "Your shift changed your status to Busy: Early shift starts.")
+    ]
+
+
+def test_an_appointment_notifies_the_agent_at_its_start_and_its_end(ann, ann_api, statuses):
+    start = timezone.now().replace(microsecond=0) + timedelta(hours=1)
+    Appointment.objects.create(agent=ann, subject="Dentist", start=start, end=start + timedelta(hours=1),
+                               agent_status=statuses["meeting"])  # fmt: skip
+    with time_machine.travel(start, tick=False):
+        assert appointment_apply_due() == 1
+    assert [(n["kind"], n["text"]) for n in _notices(ann_api)] == [
+        ("changed_by_schedule", "Your appointment changed your status to Meeting: Dentist.")
+    ]
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        assert appointment_apply_due() == 1
+    assert [n["text"] for n in _notices(ann_api)] == [
+        "Your appointment changed your status to Available: Dentist ended.",
+        "Your appointment changed your status to Meeting: Dentist.",
     ]
 
 

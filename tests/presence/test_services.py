@@ -23,6 +23,7 @@ from presence.models import (
     TeamMembership,
 )
 from presence.services import (
+    Outcome,
     agent_create,
     agent_update,
     presence_change_status,
@@ -31,7 +32,7 @@ from presence.services import (
     presence_request_status,
 )
 from presence.signals import status_changed
-from tests.factories import AgentFactory, StatusFactory, TeamFactory, UserFactory, sync_routing
+from tests.factories import AgentFactory, StatusFactory, TeamFactory, TicketFactory, UserFactory, sync_routing
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,47 @@ def test_changing_to_the_current_status_is_a_no_op(statuses, agent, received):
     assert _presence(agent).since == since
     assert StatusChangeLog.objects.filter(agent=agent).count() == 1
     assert len(received) == 1
+
+
+# --- the outcome says what happened ---------------------------------------------------------
+
+
+def test_the_current_status_again_is_unchanged_and_writes_nothing(statuses, agent, received):
+    presence_change_status(agent, statuses["busy"], actor=agent, source=Source.API)
+    before = _presence(agent)
+
+    change = presence_change_status(agent, statuses["busy"], actor=agent, source=Source.API)
+
+    assert (change.outcome, change.applied, change.reason, change.old_status) == (Outcome.UNCHANGED, False, "", None)
+    assert change.presence.status == statuses["busy"]
+    assert _presence(agent).since == before.since
+    assert StatusChangeLog.objects.filter(agent=agent).count() == 1 and len(received) == 1
+
+
+def test_a_drain_status_while_holding_work_is_finishing_until_the_work_is_done(statuses, agent, received):
+    # given: ann Available with an open ticket; After work finishes open tickets first
+    presence_change_status(agent, statuses["available"], actor=agent, source=Source.API)
+    TicketFactory(subject="open", assignee=agent)
+    received.clear()
+
+    change = presence_change_status(agent, statuses["after-work"], actor=agent, source=Source.DROPDOWN)
+
+    # then: finishing, not applied: still Available, After work pending, nothing logged or sent
+    assert (change.outcome, change.applied, change.old_status) == (Outcome.FINISHING, False, None)
+    presence = AgentPresence.objects.select_related("status", "pending_status").get(agent=agent)
+    assert (presence.status, presence.pending_status) == (statuses["available"], statuses["after-work"])
+    assert change.presence.pending_status_id == statuses["after-work"].pk
+    assert not StatusChangeLog.objects.filter(agent=agent, to_status=statuses["after-work"]).exists()
+    assert received == []
+    # asking again is still finishing; picking the current status again is unchanged and cancels it
+    again = presence_change_status(agent, statuses["after-work"], actor=agent, source=Source.DROPDOWN)
+    assert again.outcome == Outcome.FINISHING
+    cancel = presence_change_status(agent, statuses["available"], actor=agent, source=Source.DROPDOWN)
+    assert cancel.outcome == Outcome.UNCHANGED
+    assert AgentPresence.objects.get(agent=agent).pending_status_id is None
+    # an automatic path does not wait for the work: applied at once
+    forced = presence_change_status(agent, statuses["after-work"], actor=None, source=Source.SYSTEM)
+    assert (forced.outcome, forced.old_status) == (Outcome.APPLIED, statuses["available"])
 
 
 def test_no_log_row_when_logging_is_off(statuses, agent, presence_settings, received):

@@ -1,15 +1,20 @@
-"""Phone calls move agents between statuses (P12, seed 002): On a call, After call work, Done."""
+"""Phone calls move agents between statuses (P12, seed 002): On a call, After call work, Done; going
+Offline ends the open calls."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from presence.models import AgentPresence, Call, PresenceSettings, Source, Status, StatusChangeLog
-from presence.services import presence_change_status, presence_wrap_up_expire
+from presence.services import presence_auto_offline, presence_change_status, presence_wrap_up_expire
 from tests.factories import AgentFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,11 +88,106 @@ def test_call_events_for_an_offline_agent_are_409(phone_system, statuses):
     assert not Call.objects.exists() and _slug(olga) == "offline"
 
 
-def test_an_end_after_the_agent_went_offline_is_409_and_changes_nothing(phone_system, ann, statuses):
+def _sign_out(ann, statuses) -> None:
+    client = Client()
+    client.force_login(ann)  # signing in while On a call leaves the status alone
+    assert client.post(reverse("logout")).status_code == 302
+
+
+def _auto_offline(ann, statuses) -> None:
+    # a supervisor took ann off the call (its end never came), then her panel went silent
+    presence_change_status(ann, statuses["available"], actor=None, source=Source.SUPERVISOR)
+    config = PresenceSettings.load()
+    config.auto_offline_minutes = 10
+    config.save()
+    assert presence_auto_offline(now=timezone.now() + timedelta(hours=1)) == 1  # the batched path
+
+
+def _by_a_supervisor(ann, statuses) -> None:
+    presence_change_status(ann, statuses["offline"], actor=None, source=Source.SUPERVISOR)
+
+
+def _deactivated(ann, statuses) -> None:
+    ann.is_active = False
+    ann.save()
+
+
+@pytest.mark.parametrize("go_offline", [_sign_out, _auto_offline, _by_a_supervisor, _deactivated])
+def test_going_offline_ends_the_open_calls_and_a_later_end_is_a_repeat(phone_system, ann, statuses, go_offline):
+    # given: ann on call c1, and an earlier call c0 still in its after call work
+    _event(phone_system, ann, "c0", "started")
+    _event(phone_system, ann, "c0", "ended")
     _event(phone_system, ann, "c1", "started")
-    presence_change_status(ann, statuses["offline"], actor=ann, source=Source.LOGOUT)
-    assert _event(phone_system, ann, "c1", "ended").status_code == 409
-    assert Call.objects.get().state == "active" and _slug(ann) == "offline"
+    Call.objects.filter(call_id="c0").update(state=Call.State.WRAP_UP)  # as a second call leaves an older one
+    # when: she goes Offline, by whatever path
+    go_offline(ann, statuses)
+    # then: no call of hers is open any more, and the phone system's late end changes nothing
+    assert _slug(ann) == "offline"
+    assert set(Call.objects.values_list("state", flat=True)) == {"done"}
+    c1 = Call.objects.get(call_id="c1")
+    assert c1.ended_at is not None and c1.done_at is not None
+    changes = StatusChangeLog.objects.filter(agent=ann).count()
+    response = _event(phone_system, ann, "c1", "ended")
+    assert response.status_code == 200 and response.json()["call"]["state"] == "done"
+    assert _slug(ann) == "offline" and StatusChangeLog.objects.filter(agent=ann).count() == changes
+    assert Call.objects.get(call_id="c1").ended_at == c1.ended_at
+    # a call id never seen is still refused
+    assert _event(phone_system, ann, "c9", "ended").status_code == 409
+
+
+@pytest.mark.parametrize("late_end", [True, False], ids=["its end comes late", "its end never comes"])
+def test_the_next_call_after_going_offline_mid_call_works_end_to_end(phone_system, ann, statuses, late_end):
+    _event(phone_system, ann, "c1", "started")
+    _sign_out(ann, statuses)
+    if late_end:
+        assert _event(phone_system, ann, "c1", "ended").status_code == 200  # a repeat
+    # the next day: ann signs in, takes a call, ends it, presses Done
+    Client().force_login(ann)
+    assert _slug(ann) == "available"
+    assert _event(phone_system, ann, "c2", "started").json()["call"]["status_before"] == statuses["available"].pk
+    assert _slug(ann) == "on-a-call"
+    ended = _event(phone_system, ann, "c2", "ended")
+    assert ended.status_code == 200 and ended.json()["call"]["state"] == "wrap_up"
+    assert _slug(ann) == "after-call-work"
+    assert _agent_api(ann).post("/api/v1/presence/me/wrap-up/done/").status_code == 200
+    assert _slug(ann) == "available"
+    assert dict(Call.objects.values_list("call_id", "state")) == {"c1": "done", "c2": "done"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_offline_never_waits_for_a_call_an_end_holds_and_that_end_closes_it(phone_system, ann, statuses):
+    """Call events lock the call before the agent's presence; going Offline locks them the other
+    way round, so it passes over a call another transaction holds, and that event, once it has
+    the presence lock, finds the agent Offline and ends the call itself."""
+    _event(phone_system, ann, "c1", "started")
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_the_call():
+        try:
+            with transaction.atomic():
+                Call.objects.select_for_update().get(call_id="c1")
+                held.set()
+                release.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_call)
+    holder.start()
+    assert held.wait(10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # a wait would fail here, not hang
+        presence_change_status(ann, statuses["offline"], actor=None, source=Source.SUPERVISOR)
+    finally:
+        release.set()
+        holder.join(10)
+    assert errors == []
+    assert _slug(ann) == "offline" and Call.objects.get().state == "active"  # passed over
+    response = _event(phone_system, ann, "c1", "ended")
+    assert response.status_code == 200 and response.json()["call"]["state"] == "done"
+    assert _slug(ann) == "offline"
 
 
 def test_a_call_id_of_another_agent_is_refused(phone_system, ann, statuses):
@@ -175,6 +275,16 @@ def test_agents_cannot_pick_the_phone_statuses(ann, statuses, client):
     page = client.get("/").content.decode()
     options = page.split('id="status-select"')[1].split("</select>")[0]
     assert "Available" in options and "On a call" not in options and "After call work" not in options
+
+
+def test_an_admin_may_report_call_events(admin_api, admin_user, ann, statuses):
+    started = _event(admin_api, ann, "c1", "started")
+    assert started.status_code == 200 and _slug(ann) == "on-a-call"
+    ended = _event(admin_api, ann, "c1", "ended")
+    assert ended.status_code == 200 and ended.json()["call"]["state"] == "wrap_up"
+    assert _slug(ann) == "after-call-work"
+    rows = StatusChangeLog.objects.filter(agent=ann, source=Source.TELEPHONY).order_by("at", "id")
+    assert [(r.to_status.slug, r.actor) for r in rows] == [("on-a-call", admin_user), ("after-call-work", admin_user)]
 
 
 def test_only_a_phone_system_reports_calls(ann, supervisor_api):

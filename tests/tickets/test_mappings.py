@@ -1,14 +1,17 @@
 """Re-assign mappings on a status change (T4): unassign, reroute through the team, give to the
-delegate; the most specific mapping wins; Kicked out always unassigns (C6); a constant number of
-queries for N tickets."""
+delegate (only what the routing rule and their capacity let them take); the most specific mapping
+wins; Kicked out always unassigns (C6); a constant number of queries for N tickets."""
+
+import threading
 
 import pytest
+from django.db import connection, transaction
 
-from presence.models import AgentProfile, Source, Status
+from presence.models import AgentLoad, AgentPresence, AgentProfile, PresenceSettings, Source, Status
 from presence.services import presence_change_status
-from tests.factories import TicketFactory, recount_load
+from tests.factories import StatusFactory, TicketFactory, recount_load
 from tests.tickets.conftest import status_of
-from tickets.models import MappingAction, ReassignMapping, RoutingMethod, Ticket
+from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +109,104 @@ def test_delegate_mapping_gives_tickets_to_the_delegate_who_can_handle_them(
 
     assert set(Ticket.objects.filter(pk__in=[t.pk for t in email]).values_list("assignee", flat=True)) == {dora.pk}
     assert Ticket.objects.get(pk=phone[0].pk).assignee is None
+
+
+def _owners(tickets) -> list[int | None]:
+    return list(Ticket.objects.filter(pk__in=[t.pk for t in tickets]).order_by("pk").values_list("assignee", flat=True))
+
+
+@pytest.mark.parametrize("situation", ["busy", "out-of-office", "finishing", "offline"])
+def test_a_delegate_who_cannot_receive_gets_nothing(make_team, make_agent, statuses, reassign_on, situation):
+    # given: ann's delegate dora in a status that gets no work automatically (or finishing)
+    team = make_team(method=RoutingMethod.MANUAL)
+    dora = make_agent("dora", teams=[team], status="available" if situation == "finishing" else situation)
+    if situation == "finishing":
+        AgentPresence.objects.filter(agent=dora).update(pending_status=statuses["after-work"])
+    ann = make_agent("ann", teams=[team])
+    AgentProfile.objects.filter(user=ann).update(delegate=dora)
+    held = _hold(ann, team, 2)
+    _mapping(statuses, "out-of-office", MappingAction.DELEGATE)
+    # when
+    presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+    # then: the Unassigned queue, as without a delegate
+    assert _owners(held) == [None, None]
+    assert AgentLoad.objects.get(agent=dora).total == 0
+    assert not RoutingDecision.objects.exists()
+
+
+def test_a_delegate_gets_tickets_only_up_to_their_capacity(make_team, make_agent, statuses, reassign_on):
+    team = make_team(method=RoutingMethod.MANUAL)
+    dora = make_agent("dora", teams=[team], capacity_email=3)
+    TicketFactory(subject="dora's own", team=team, assignee=dora)
+    ann = make_agent("ann", teams=[team])
+    AgentProfile.objects.filter(user=ann).update(delegate=dora)
+    email = _hold(ann, team, 4)
+    chat = _hold(ann, team, 1, channel="chat")
+    _mapping(statuses, "out-of-office", MappingAction.DELEGATE)
+
+    presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+
+    # two emails fill dora's email capacity (the oldest first); her chat capacity is separate
+    assert _owners(email) == [dora.pk, dora.pk, None, None]
+    assert _owners(chat) == [dora.pk]
+    load = AgentLoad.objects.get(agent=dora)
+    assert (load.email, load.chat) == (3, 1)
+
+
+def test_a_delegate_in_a_chat_only_status_gets_only_chat_linked_tickets(make_team, make_agent, statuses, reassign_on):
+    chats_only = StatusFactory(name="Chats only", category="online", can_receive=True, in_load_balance_for_chat=True)
+    team = make_team(method=RoutingMethod.MANUAL)
+    dora = make_agent("dora", teams=[team])
+    presence_change_status(dora, chats_only, actor=dora, source=Source.API)
+    ann = make_agent("ann", teams=[team])
+    AgentProfile.objects.filter(user=ann).update(delegate=dora)
+    plain = _hold(ann, team, 1, channel="chat")
+    linked = _hold(ann, team, 1, channel="chat", linked_to_chat=True)
+    _mapping(statuses, "out-of-office", MappingAction.DELEGATE)
+
+    presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+
+    assert (_owners(plain), _owners(linked)) == ([None], [dora.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delegate_whose_presence_is_locked_counts_as_unavailable(make_team, make_agent, statuses):
+    """Routing or a status change of dora's holds her presence row: ann's change does not wait for
+    it (two agents delegating to each other could otherwise deadlock) and queues the tickets."""
+    config = PresenceSettings.load()
+    config.reassign_on_status_change = True
+    config.save()
+    team = make_team(method=RoutingMethod.MANUAL)
+    dora = make_agent("dora", teams=[team])
+    ann = make_agent("ann", teams=[team])
+    AgentProfile.objects.filter(user=ann).update(delegate=dora)
+    held = _hold(ann, team, 2)
+    _mapping(statuses, "out-of-office", MappingAction.DELEGATE)
+    locked, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_doras_presence():
+        try:
+            with transaction.atomic():
+                AgentPresence.objects.select_for_update().get(agent=dora)
+                locked.set()
+                release.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_doras_presence)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # a wait would fail here, not hang
+        change = presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
+    finally:
+        release.set()
+        holder.join(10)
+    assert errors == [] and change.applied
+    assert _owners(held) == [None, None]
 
 
 def test_exact_mapping_wins_over_any(make_team, make_agent, statuses, reassign_on):

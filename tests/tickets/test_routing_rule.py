@@ -6,10 +6,17 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.db import connection
 
 from presence.agent_state import agent_states
 from presence.availability import availability_of
-from presence.eligibility import eligible_q, is_eligible, row_is_eligible, status_receives_automatically
+from presence.eligibility import (
+    eligible_q,
+    eligible_sql,
+    is_eligible,
+    row_is_eligible,
+    status_receives_automatically,
+)
 from presence.models import AgentPresence, PresenceSettings, Status
 from presence.selectors import agent_list, live_chat_availability
 from presence.workload import workloads
@@ -34,6 +41,20 @@ def _availability(agent) -> str:
     return agent_states([presence])[agent.pk].availability.value
 
 
+def _eligible_in_raw_sql(agents, *, chat) -> set[int]:
+    """The agents `eligible_sql` selects, in a raw query over presence joined to status, as
+    routing's pick runs it."""
+    ids = [agent.pk for agent in agents]
+    sql = (
+        f"SELECT s.agent_id FROM {AgentPresence._meta.db_table} s"
+        f" JOIN {Status._meta.db_table} st ON st.id = s.status_id"
+        f" WHERE s.agent_id IN ({', '.join(['%s'] * len(ids))}) AND ({eligible_sql('s', 'st', chat=chat)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        return {agent_id for (agent_id,) in cursor.fetchall()}
+
+
 def test_the_filter_and_the_predicate_agree_for_every_combination_of_flags(make_agent, statuses):
     combos = []
     for can_receive in (False, True):
@@ -41,23 +62,41 @@ def test_the_filter_and_the_predicate_agree_for_every_combination_of_flags(make_
             for lb_chat in (False, True):
                 status = StatusFactory(category="online", can_receive=True, in_load_balance=lb,
                                        in_load_balance_for_chat=lb_chat and not lb)  # fmt: skip
-                Status.objects.filter(pk=status.pk).update(can_receive=can_receive)  # past validation
-                combos.append(make_agent(f"a{len(combos)}", status="available"))
-                AgentPresence.objects.filter(agent=combos[-1]).update(status=status)
-                sync_routing(combos[-1])
+                # past validation, as an old database may hold them
+                Status.objects.filter(pk=status.pk).update(can_receive=can_receive, in_load_balance_for_chat=lb_chat)
+                for finishing in (False, True):
+                    combos.append(make_agent(f"a{len(combos)}", status="available"))
+                    AgentPresence.objects.filter(agent=combos[-1]).update(
+                        status=status, pending_status=statuses["after-work"] if finishing else None
+                    )
+                    sync_routing(combos[-1])
     presences = list(AgentPresence.objects.select_related("status").filter(agent__in=combos))
     for chat in (False, True, None):
         eligible = AgentPresence.objects.filter(eligible_q(chat=chat), agent__in=combos)
         in_sql = set(eligible.values_list("agent_id", flat=True))
         in_python = {p.agent_id for p in presences if is_eligible(p, chat=chat)}
         assert in_sql == in_python, chat
+        assert _eligible_in_raw_sql(combos, chat=chat) == in_sql, chat
+        assert in_sql, chat  # the rule lets somebody through, so agreeing is not agreeing on nobody
         rows = AgentPresence.objects.filter(agent__in=combos).values("agent_id", "status__can_receive",
                                                                      "status__in_load_balance",
                                                                      "status__in_load_balance_for_chat",
                                                                      "pending_status", "status__category")  # fmt: skip
         assert {r["agent_id"] for r in rows if row_is_eligible(r, chat=chat)} == in_sql
-    # nobody who cannot receive is ever eligible
+    # nobody who cannot receive, or who is finishing, is ever eligible
     assert not [p for p in presences if not p.status.can_receive and is_eligible(p)]
+    assert not [p for p in presences if p.pending_status_id and is_eligible(p)]
+    # as the issue words it: can receive and in load balance, or in load balance for chat for a
+    # chat-linked ticket; never while finishing
+    for chat in (False, True):
+        expected = {
+            p.agent_id
+            for p in presences
+            if p.status.can_receive
+            and (p.status.in_load_balance or (chat and p.status.in_load_balance_for_chat))
+            and not p.pending_status_id
+        }
+        assert _eligible_in_raw_sql(combos, chat=chat) == expected, chat
 
 
 def test_a_status_that_cannot_receive_gets_no_work_even_with_load_balance_set(make_team, make_agent, backoffice):
@@ -128,6 +167,24 @@ def test_tentative_receives_only_when_nobody_else_can(make_team, make_agent, ten
     Ticket.objects.filter(pk=first.pk).update(state="closed")
     recount_load()
     assert ticket_create(actor=None, subject="three", team=team).assignee == ann
+
+
+def test_tentative_is_overflow_under_round_robin_too(make_team, make_agent, tentative):
+    # given: a round-robin team where tess (tentative) has never had a ticket, which would make
+    # her the first in turn were she a regular member
+    team = make_team("Support", RoutingMethod.ROUND_ROBIN)
+    ann = make_agent("ann", teams=[team], capacity_email=1)
+    bob = make_agent("bob", teams=[team], capacity_email=1)
+    tess = make_agent("tess", teams=[team])
+    AgentPresence.objects.filter(agent=tess).update(status=tentative)
+    sync_routing(tess)
+    # when / then: the regulars take their turns first; tess only once both are full
+    tickets = [ticket_create(actor=None, subject=f"t{i}", team=team) for i in range(4)]
+    assert [t.assignee for t in tickets] == [ann, bob, tess, tess]
+    # a regular with room again comes before tess, whatever the turn order says
+    Ticket.objects.filter(pk=tickets[1].pk).update(state="closed")
+    recount_load()
+    assert ticket_create(actor=None, subject="t4", team=team).assignee == bob
 
 
 def test_conference_shows_busy(make_agent):

@@ -3,11 +3,12 @@
 from django.db.models import Q
 from django.utils import timezone
 
-from presence.models import AgentProfile, PresenceSettings, Source, Status
+from presence.eligibility import is_eligible
+from presence.models import AgentPresence, AgentProfile, Channel, PresenceSettings, Source, Status
 from presence.saving import save_or_refuse
 from tickets.models import HELD_STATES, MappingAction, ReassignMapping, Ticket
 from tickets.services.decisions import decisions_write_delegated
-from tickets.services.moves import move_tickets
+from tickets.services.moves import HeldBy, move_tickets
 from tickets.services.routing import route_locked
 
 SCHEDULE_SOURCES = {Source.SHIFT, Source.APPOINTMENT}
@@ -67,15 +68,41 @@ def tickets_move_for_status_change(agent, action: str, *, actor, reason: str) ->
 
 
 def _delegate_targets(agent, tickets: list[Ticket]) -> dict[int | None, list[Ticket]]:
-    """To the out-of-office delegate what they can handle; the rest to the Unassigned queue."""
+    """To the out-of-office delegate what they may take now; the rest to the Unassigned queue.
+
+    A delegate gets work automatically here, so they get a ticket only as routing would give it
+    to them: their status passes the one routing rule for it (presence.eligibility: plain or
+    chat-linked, not finishing), they have its channel's capability, and room under that
+    channel's capacity, counted from their load counters plus what this move gives them.
+
+    Their presence row is locked `skip_locked`, as routing's pick locks it: a router or a status
+    change of theirs holding it passes them over (the delegate counts as unavailable), so two
+    agents delegating to each other while both change status never wait on each other."""
     profile = AgentProfile.objects.filter(user_id=agent.pk).select_related("delegate__agent_profile").first()
     delegate = profile.delegate if profile else None
     delegate_profile = getattr(delegate, "agent_profile", None) if delegate else None
     if delegate_profile is None:
         return {None: tickets}
+    presence = (
+        AgentPresence.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("status", "agent__load")
+        .filter(agent_id=delegate.pk)
+        .first()
+    )
+    if presence is None:  # never signed in, or locked by another transaction
+        return {None: tickets}
+    load = getattr(presence.agent, "load", None)
+    held = {channel: load.held(channel) if load else 0 for channel in Channel.values}
     targets: dict[int | None, list[Ticket]] = {delegate.pk: [], None: []}
     for ticket in tickets:
-        targets[delegate.pk if delegate_profile.has_capability(ticket.capability) else None].append(ticket)
+        capability = ticket.capability
+        takes = (
+            is_eligible(presence, chat=ticket.linked_to_chat)
+            and delegate_profile.has_capability(capability)
+            and held[capability] < delegate_profile.capacity[capability]
+        )
+        held[capability] += takes
+        targets[delegate.pk if takes else None].append(ticket)
     return targets
 
 
@@ -94,6 +121,5 @@ def mapping_delete(mapping: ReassignMapping, *, actor) -> None:
 def tickets_unassign_all(agents, *, actor, reason: str) -> list[int]:
     """Every ticket the agent (or each of a list of agents) holds to the Unassigned queue,
     history included, in one statement on PostgreSQL (the UPDATE locks the rows it moves)."""
-    agent_ids = [a.pk for a in agents] if isinstance(agents, list | tuple) else [agents.pk]
-    held = Ticket.objects.filter(assignee_id__in=agent_ids, state__in=HELD_STATES)
-    return move_tickets(held, assignee_id=None, actor=actor, reason=reason, now=timezone.now())
+    agent_ids = tuple(a.pk for a in agents) if isinstance(agents, list | tuple) else (agents.pk,)
+    return move_tickets(HeldBy(agent_ids), assignee_id=None, actor=actor, reason=reason, now=timezone.now())
