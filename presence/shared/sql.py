@@ -12,6 +12,12 @@ plans each execution again when the first custom plans look cheaper, which they 
 connections start with `plan_cache_mode = force_generic_plan` (config.settings.database). That
 setting touches prepared statements only, and no other statement of this project is prepared.
 
+A generic plan is made without the parameters' values, so a prepared statement must not leave
+the planner guessing what it could know: a limit is written into the text, and a statement
+about one row says `id = %s` (`matching()`), which plans as a primary-key lookup whatever the
+table's statistics, where `id = ANY(%s)` may plan as a scan of a table that looked small. Such
+a statement about many rows is not prepared: planning is small beside the work.
+
 `DATABASE_PREPARED_STATEMENTS=0` turns both off, for a transaction-mode pooler that cannot keep
 prepared statements (PgBouncer before 1.21): the statements then run as any other.
 """
@@ -45,3 +51,12 @@ def prepared_cursor(using: str = "default"):
         # on the client and never prepare anyway) while an explicit prepare=True works.
         raw.prepare_threshold = 2**31 - 1
     return connection._prepare_cursor(PreparedCursor(raw))
+
+
+def matching(column: str, values, array_type: str) -> tuple[str, object]:
+    """`column = %s` for one value, `column = ANY(%s::array_type[])` for several, with the
+    parameter: a prepared statement's generic plan for one value is an index lookup."""
+    values = list(values)
+    if len(values) == 1:
+        return f"{column} = %s", values[0]
+    return f"{column} = ANY(%s::{array_type}[])", values

@@ -139,13 +139,17 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
     for pick in picks:
         params += [pick.ticket_id, pick.agent_id, _method(pick, team_method), pick.pool, pick.held, pick.capacity,
                    pick.overflow, pick.load, pick.last_assigned_at]  # fmt: skip
-    params += [list(exclude), team_id, settings.ROUTING_DECISIONS_PASSED_OVER]
-    return _statement(len(picks), capability, chat, team_method == RoutingMethod.ROUND_ROBIN), params
+    params += [list(exclude), team_id]
+    limit = int(settings.ROUTING_DECISIONS_PASSED_OVER)
+    return _statement(len(picks), capability, chat, team_method == RoutingMethod.ROUND_ROBIN, limit), params
 
 
 @cache
-def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> str:
-    """The statement's text, the same for every pass of its shape: built once."""
+def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit: int) -> str:
+    """The statement's text, the same for every pass of its shape: built once. The limit is in
+    the text, not a parameter: the statement is prepared with a generic plan
+    (presence/shared/sql.py), which with an unknown limit reads every member's load and user
+    row in a hash join rather than the few ahead through their primary keys."""
     member_key, chosen_key = ORDER_KEY[RoutingMethod.ROUND_ROBIN if round_robin else RoutingMethod.LOAD_BALANCE]
     values = ", ".join(
         ["(%s::integer, %s::integer, %s::text, %s::integer, %s::integer, %s::integer, %s::boolean, %s::integer, "
@@ -182,7 +186,7 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool) -> st
                     SELECT m.* FROM {tables["membership"]} m
                     WHERE m.team_id = %s AND m.routable_chat AND ({member_key}) < ({chosen_key})
                     ORDER BY {member_key}
-                    LIMIT %s
+                    LIMIT {limit}
                 ) m
                 JOIN {tables["load"]} l ON l.agent_id = m.agent_id
                 JOIN {tables["profile"]} p ON p.user_id = m.agent_id

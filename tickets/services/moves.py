@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.db.models import QuerySet
 
 from presence.models import Channel
-from presence.shared.sql import prepared_cursor
+from presence.shared.sql import matching, prepared_cursor
 from tickets.models import HELD_STATES, Ticket
 from tickets.services.load import capability_case_sql, delta, load_apply, memberships_sql, upsert_sql
 from tickets.signals import tickets_assigned
@@ -54,10 +54,12 @@ def move_tickets(
         if isinstance(tickets, QuerySet):
             select = tickets.order_by().values_list("id", "assignee_id", "channel", "state").query.sql_with_params()
             prepared = False  # the ORM's text varies with the filter, and it binds for the client
-        elif isinstance(tickets, HeldBy):  # array parameters, however many agents: one text, prepared
-            select, prepared = (_select_held_sql(using), [list(tickets.agent_ids), list(HELD_STATES)]), True
-        else:  # one array parameter, however many ids: one text, prepared (routing runs it per ticket)
-            select, prepared = (_select_by_ids_sql(using), [list(tickets)]), True
+        else:  # one text per kind and arity (one or many), prepared for one (presence/shared/sql.py)
+            held = isinstance(tickets, HeldBy)
+            values = list(tickets.agent_ids if held else tickets)
+            sql, param = matching("assignee_id" if held else "id", values, "integer" if held else "bigint")
+            select = (_select_sql(using, sql, held), [param])
+            prepared = len(values) == 1
         ids = _move_in_one_statement(*select, using, assignee_id, now, history_meta, also, prepared=prepared)
         return _announce(ids, assignee_id, actor, reason)
     if isinstance(tickets, HeldBy):
@@ -97,20 +99,13 @@ def _announce(ids: list[int], assignee_id: int | None, actor, reason: str) -> li
 
 
 @cache
-def _select_by_ids_sql(using: str) -> str:
+def _select_sql(using: str, condition: str, held: bool) -> str:
+    """The tickets a move takes, by `condition` on the ticket table (and, for HeldBy, the held states)."""
     table = _quote(Ticket._meta.db_table)
     columns = ", ".join(f"{table}.{_quote(c)}" for c in ("id", "assignee_id", "channel", "state"))
-    return f"SELECT {columns} FROM {table} WHERE {table}.{_quote('id')} = ANY(%s::bigint[])"
-
-
-@cache
-def _select_held_sql(using: str) -> str:
-    table = _quote(Ticket._meta.db_table)
-    columns = ", ".join(f"{table}.{_quote(c)}" for c in ("id", "assignee_id", "channel", "state"))
-    return (
-        f"SELECT {columns} FROM {table} WHERE {table}.{_quote('assignee_id')} = ANY(%s::integer[]) "
-        f"AND {table}.{_quote('state')} = ANY(%s::varchar[])"
-    )
+    held_states = ", ".join(f"'{state}'" for state in HELD_STATES)
+    states = f" AND {table}.{_quote('state')} IN ({held_states})" if held else ""
+    return f"SELECT {columns} FROM {table} WHERE {table}.{condition}{states}"
 
 
 @cache

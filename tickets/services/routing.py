@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_datetime
 
 from presence.eligibility import eligible_sql
 from presence.models import Channel, TeamMembership
-from presence.shared.sql import prepared_cursor
+from presence.shared.sql import matching, prepared_cursor
 from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
 from tickets.services.decisions import Pick, decisions_sql, decisions_write
 from tickets.services.moves import move_tickets
@@ -119,10 +119,13 @@ def _page(team_id: int, capability: str, chat: bool, method: str, size: int, ski
         " JOIN {status} st ON st.id = s.status_id"
         " JOIN {load} l ON l.agent_id = m.agent_id"
         " JOIN {profile} p ON p.user_id = m.agent_id"
-        " WHERE {where} ORDER BY {order} LIMIT %s {lock}"
-    ).format(capability=capability, where=" AND ".join(where), order=ORDER_SQL[method], lock=lock, **_tables())
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, [*params, size])
+        " WHERE {where} ORDER BY {order} LIMIT {size:d} {lock}"
+    ).format(capability=capability, where=" AND ".join(where), order=ORDER_SQL[method], size=size, lock=lock,
+             **_tables())  # fmt: skip
+    # The page of one ticket, the common one, is prepared with its limit in the text: a generic
+    # plan with an unknown limit may sort every member instead of walking the pick index.
+    with prepared_cursor() if size == 1 else connection.cursor() as cursor:
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
         Member(agent_id=agent_id, overflow=overflow, held=held, capacity=capacity, load=load,
@@ -243,12 +246,13 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
 def lock_unassigned(ticket_ids) -> list[Ticket]:
     """Lock these tickets if they are still waiting, with their team's routing method read in the
     same statement (`routing_method`, None for a team without routing). On PostgreSQL a plain
-    statement: it runs once per routed ticket."""
+    statement, prepared for one ticket: it runs once per routed ticket."""
     ids = list(ticket_ids)
     if connection.vendor == "postgresql":
         names = [field.attname for field in Ticket._meta.concrete_fields]
-        with prepared_cursor() as cursor:
-            cursor.execute(_lock_unassigned_sql(), [ids, list(HELD_STATES)])
+        condition, param = matching("t.id", ids, "bigint")
+        with prepared_cursor() if len(ids) == 1 else connection.cursor() as cursor:
+            cursor.execute(_lock_unassigned_sql(condition), [param])
             rows = cursor.fetchall()
         tickets = []
         for *values, method in rows:
@@ -265,13 +269,14 @@ def lock_unassigned(ticket_ids) -> list[Ticket]:
 
 
 @cache
-def _lock_unassigned_sql() -> str:
+def _lock_unassigned_sql(condition: str) -> str:
     tickets, routing = Ticket._meta.db_table, TeamRouting._meta.db_table
     columns = ", ".join(f't."{field.column}"' for field in Ticket._meta.concrete_fields)
+    held = ", ".join(f"'{state}'" for state in HELD_STATES)
     return (
         f"SELECT {columns}, r.method FROM {tickets} t "
         f"LEFT JOIN {routing} r ON r.team_id = t.team_id "
-        "WHERE t.id = ANY(%s::bigint[]) AND t.assignee_id IS NULL AND t.state = ANY(%s::text[]) "
+        f"WHERE {condition} AND t.assignee_id IS NULL AND t.state IN ({held}) "
         "ORDER BY t.id FOR UPDATE OF t SKIP LOCKED"
     )
 
