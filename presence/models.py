@@ -123,7 +123,9 @@ class Team(models.Model):
 
 
 class TeamMembership(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    # The team's own index would repeat unique_team_membership's leading column, and every
+    # assignment rewrites the member's row (its load): one index entry fewer per pick.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
     # An inactive member keeps the membership but takes no work from the team's queue.
     active = models.BooleanField(default=True)

@@ -76,10 +76,15 @@ class TicketQuerySet(models.QuerySet):
 class Ticket(models.Model):
     subject = models.CharField(max_length=255)
     channel = models.CharField(max_length=8, choices=TicketChannel.choices, default=TicketChannel.EMAIL)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_tickets"
+    # No single-column indexes on the two keys: the composite indexes in Meta lead with them, and
+    # every routed ticket changes its assignee, so each index is one more entry written per pick.
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets", db_index=False
     )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_tickets",
+        db_index=False,
+    )  # fmt: skip
     state = models.CharField(max_length=8, choices=TicketState.choices, default=TicketState.OPEN)
     linked_to_chat = models.BooleanField("linked to a chat", default=False)
     pinned = models.BooleanField(default=False)
@@ -91,8 +96,9 @@ class Ticket(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     # Bulk moves write thousands of history rows in one statement; a database-level foreign key
     # from each to the acting user would be checked row by row at commit, about a quarter of the
-    # move's time. Django still keeps the link (deleting a user sets it to NULL).
-    history = HistoricalRecords(user_db_constraint=False)
+    # move's time. Django still keeps the link (deleting a user sets it to NULL). History is read
+    # by ticket, by assignee and by time (reports), never by team: no index on that one.
+    history = HistoricalRecords(user_db_constraint=False, no_db_index=["team"])
 
     objects = TicketQuerySet.as_manager()
 
