@@ -41,6 +41,11 @@ def call_started(agent, call_id: str, *, actor, now=None) -> Call:
     Refused (409) for an Offline agent; a call id of another agent is refused too."""
     now = now or timezone.now()
     with transaction.atomic():
+        # Lock order, as on every telephony path: the agent's open calls, then their presence
+        # (presence_change_status). An end, a Done or the after-call-work timeout holds a call
+        # and then waits for the presence; taking the presence first here would wait for that
+        # call the other way round, a deadlock.
+        list(_open_calls(agent).order_by("pk").values_list("pk", flat=True))
         seen: dict = {}
 
         def first_report(presence) -> str | None:
@@ -66,12 +71,16 @@ def call_started(agent, call_id: str, *, actor, now=None) -> Call:
         )  # fmt: skip
 
 
+def _open_calls(agent):
+    """The agent's calls still running or in after call work, to lock."""
+    return Call.objects.select_for_update().filter(agent_id=agent.pk, state__in=[Call.State.ACTIVE, Call.State.WRAP_UP])
+
+
 def _status_to_return_to(agent, before: Status, now) -> Status:
     """What the agent goes back to after this call: the status before it, or, when this call
     comes on top of another one (still running or in its after call work), the status before
     that one. Calls the agent has since moved away from are closed."""
-    open_calls = Call.objects.select_for_update().filter(agent_id=agent.pk, state__in=[Call.State.ACTIVE,
-                                                                                       Call.State.WRAP_UP])  # fmt: skip
+    open_calls = _open_calls(agent)
     if before.slug in (Status.ON_A_CALL, Status.AFTER_CALL_WORK):
         earlier = open_calls.order_by("started_at", "pk").first()
         if earlier is not None and earlier.status_before is not None:

@@ -190,6 +190,52 @@ def test_going_offline_never_waits_for_a_call_an_end_holds_and_that_end_closes_i
     assert _slug(ann) == "offline"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_start_during_a_done_that_holds_the_last_call_waits_instead_of_deadlocking(phone_system, ann):
+    """A Done (or the after-call-work timeout, or an end) locks the call, then the presence; a
+    new call's start takes the agent's open calls before the presence too, so it waits for the
+    Done rather than holding the presence the Done is waiting for."""
+    from presence.services.telephony import call_started, presence_wrap_up_done
+
+    _event(phone_system, ann, "c1", "started")
+    _event(phone_system, ann, "c1", "ended")
+    held, go, errors = threading.Event(), threading.Event(), []
+
+    def in_thread(work):
+        def run():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = '10s'")
+                work()
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        return threading.Thread(target=run)
+
+    def done():
+        with transaction.atomic():
+            Call.objects.select_for_update().get(call_id="c1")
+            held.set()
+            go.wait(10)
+            presence_wrap_up_done(ann, actor=ann)
+
+    done_thread = in_thread(done)
+    done_thread.start()
+    assert held.wait(10)
+    start_thread = in_thread(lambda: call_started(ann, "c2", actor=None))
+    start_thread.start()
+    start_thread.join(0.5)  # let it reach its first lock
+    go.set()
+    done_thread.join(15)
+    start_thread.join(15)
+    assert errors == []
+    assert _slug(ann) == "on-a-call"
+    assert dict(Call.objects.values_list("call_id", "state")) == {"c1": "done", "c2": "active"}
+    assert Call.objects.get(call_id="c2").status_before.slug == "available"
+
+
 def test_a_call_id_of_another_agent_is_refused(phone_system, ann, statuses):
     bob = AgentFactory(username="bob", status=statuses["available"])
     _event(phone_system, ann, "c1", "started")
