@@ -340,9 +340,6 @@ SYSTEM_ROWS = {
 }
 # ... and whose delete page too: django-axes' rows can be deleted (that unlocks a sign-in).
 UNDELETABLE_ROWS = SYSTEM_ROWS - {"axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
-# Admins that show a row read-only to everyone (changes happen elsewhere: the status service,
-# the list's decision actions): their change page is a view page, history has no revert.
-READ_ONLY_ROWS = {"presence.statuschangelog", "presence.statusrequest"}
 # One row of every model that has an admin: its change, history and delete pages are tested, and
 # for models with django-simple-history its history versions (GET and POST).
 ROW_OF = {
