@@ -3,10 +3,11 @@
 Conference shows busy (S6). Routing, availability and live-chat counts all follow it."""
 
 import importlib
+import threading
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 
 from presence.agent_state import agent_states
 from presence.availability import availability_of
@@ -22,7 +23,7 @@ from presence.selectors import agent_list, live_chat_availability
 from presence.workload import workloads
 from tests.factories import StatusFactory, recount_load, sync_routing
 from tickets.models import RoutingMethod, Ticket
-from tickets.services import ticket_create
+from tickets.services import team_queue_route, ticket_create
 
 pytestmark = pytest.mark.django_db
 
@@ -185,6 +186,43 @@ def test_tentative_is_overflow_under_round_robin_too(make_team, make_agent, tent
     Ticket.objects.filter(pk=tickets[1].pk).update(state="closed")
     recount_load()
     assert ticket_create(actor=None, subject="t4", team=team).assignee == bob
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a second transaction holding a row lock")
+def test_tentative_does_not_take_a_ticket_while_a_regular_with_room_is_only_held(make_team, make_agent, tentative):
+    """S6: the overflow is for when nobody else can take the ticket. A regular member whom the
+    pick skipped because another transaction held their row still can: the ticket waits in the
+    queue for them, and the next routing of the queue gives it to them."""
+    team = make_team("Support", RoutingMethod.LOAD_BALANCE)
+    ann = make_agent("ann", teams=[team])
+    tess = make_agent("tess", teams=[team])
+    AgentPresence.objects.filter(agent=tess).update(status=tentative)
+    sync_routing(tess)
+    locked, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_ann():
+        try:
+            with transaction.atomic():
+                AgentPresence.objects.select_for_update().get(agent=ann)
+                locked.set()
+                release.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_ann)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        ticket = ticket_create(actor=None, subject="while ann is held", team=team)
+    finally:
+        release.set()
+        thread.join(10)
+    assert errors == []
+    assert Ticket.objects.get(pk=ticket.pk).assignee is None
+    assert [t.assignee for t in team_queue_route(team.pk)] == [ann]
 
 
 def test_conference_shows_busy(make_agent):

@@ -79,14 +79,19 @@ ORDER_SQL = {
 }
 
 
-def _page(team_id: int, capability: str, chat: bool, method: str, size: int, skip) -> list[Member]:
+def _page(
+    team_id: int, capability: str, chat: bool, method: str, size: int, skip, *, regular_unlocked: bool = False
+) -> list[Member]:
     """The next `size` members of the team who can take such a ticket now, in the team's order,
     locked (skipping those another transaction holds).
 
     One lean statement rather than the ORM's: it runs once per routed ticket, and joins only the
     five rows a pick needs. The membership's routing columns pick through the index; the rule
     is checked again on the presence row as it is once locked (PostgreSQL re-checks a locked
-    row's conditions if it changed meanwhile), and the room left on the load row likewise."""
+    row's conditions if it changed meanwhile), and the room left on the load row likewise.
+
+    `regular_unlocked`: the same read of the members who are not overflow, without locking (so
+    also those another transaction holds): is a regular member able to take the ticket?"""
     if capability not in Channel.values:  # the column names below come from it
         raise ValueError(f"Unknown capability {capability!r}")
     skip = list(skip)
@@ -106,8 +111,10 @@ def _page(team_id: int, capability: str, chat: bool, method: str, size: int, ski
         else:
             where.append(f"m.agent_id NOT IN ({', '.join(['%s'] * len(skip))})")
             params += skip
+    if regular_unlocked:
+        where.append("NOT m.overflow")
     lock = ""
-    if connection.features.has_select_for_update:
+    if connection.features.has_select_for_update and not regular_unlocked:
         lock = connection.ops.for_update_sql(
             skip_locked=connection.features.has_select_for_update_skip_locked,
             of=("s", "l") if connection.features.has_select_for_update_of else (),
@@ -177,6 +184,8 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> tuple[d
             chosen = min(able, key=lambda m: (m.overflow, m.load, m.agent_id))
         else:  # the pool is in turn order; the next turn is the least used, then the first read
             chosen = min(able, key=lambda m: (m.overflow, m.turns, pool.index(m)))
+        if chosen.overflow and _a_regular_is_held(ticket.team_id, capability, chat, method, seen):
+            break  # the rest wait in the queue for the regular member (the queue sweep routes them)
         picks.append(
             Pick(ticket.pk, chosen.agent_id, chosen.overflow, len(pool), chosen.held, chosen.capacity,
                  chosen.read_load, chosen.last_assigned_at)
@@ -191,6 +200,14 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> tuple[d
     # Round robin's cursor: the order of the last turns, for route_locked to write.
     order = {m.agent_id: m.last_turn for m in pool}
     return dict(sorted(placed.items(), key=lambda item: order[item[0]])), picks
+
+
+def _a_regular_is_held(team_id: int, capability: str, chat: bool, method: str, seen) -> bool:
+    """Overflow (S6) only when nobody else can take the ticket: a regular member with room whom
+    the pick skipped because another transaction held them (a router filling them, a status
+    change) still can, in a moment. Then the ticket waits for them rather than go to a
+    tentative member."""
+    return bool(_page(team_id, capability, chat, method, 1, seen, regular_unlocked=True))
 
 
 @dataclass
