@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from presence.models import AgentPresence, Call, PresenceSettings, Source, Status, StatusChangeLog
 from presence.services import presence_auto_offline, presence_change_status, presence_wrap_up_expire
+from tests.concurrency import held_elsewhere
 from tests.factories import AgentFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -160,30 +161,8 @@ def test_going_offline_never_waits_for_a_call_an_end_holds_and_that_end_closes_i
     way round, so it passes over a call another transaction holds, and that event, once it has
     the presence lock, finds the agent Offline and ends the call itself."""
     _event(phone_system, ann, "c1", "started")
-    held, release, errors = threading.Event(), threading.Event(), []
-
-    def hold_the_call():
-        try:
-            with transaction.atomic():
-                Call.objects.select_for_update().get(call_id="c1")
-                held.set()
-                release.wait(10)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_call)
-    holder.start()
-    assert held.wait(10)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '5s'")  # a wait would fail here, not hang
+    with held_elsewhere(Call.objects.filter(call_id="c1")):
         presence_change_status(ann, statuses["offline"], actor=None, source=Source.SUPERVISOR)
-    finally:
-        release.set()
-        holder.join(10)
-    assert errors == []
     assert _slug(ann) == "offline" and Call.objects.get().state == "active"  # passed over
     response = _event(phone_system, ann, "c1", "ended")
     assert response.status_code == 200 and response.json()["call"]["state"] == "done"

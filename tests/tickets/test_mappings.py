@@ -2,13 +2,11 @@
 delegate (only what the routing rule and their capacity let them take); the most specific mapping
 wins; Kicked out always unassigns (C6); a constant number of queries for N tickets."""
 
-import threading
-
 import pytest
-from django.db import connection, transaction
 
 from presence.models import AgentLoad, AgentPresence, AgentProfile, PresenceSettings, Source, Status
 from presence.services import presence_change_status
+from tests.concurrency import held_elsewhere
 from tests.factories import StatusFactory, TicketFactory, recount_load
 from tests.tickets.conftest import status_of
 from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket
@@ -182,30 +180,9 @@ def test_a_delegate_whose_presence_is_locked_counts_as_unavailable(make_team, ma
     AgentProfile.objects.filter(user=ann).update(delegate=dora)
     held = _hold(ann, team, 2)
     _mapping(statuses, "out-of-office", MappingAction.DELEGATE)
-    locked, release, errors = threading.Event(), threading.Event(), []
-
-    def hold_doras_presence():
-        try:
-            with transaction.atomic():
-                AgentPresence.objects.select_for_update().get(agent=dora)
-                locked.set()
-                release.wait(10)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_doras_presence)
-    holder.start()
-    assert locked.wait(10)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '5s'")  # a wait would fail here, not hang
+    with held_elsewhere(AgentPresence.objects.filter(agent=dora)):
         change = presence_change_status(ann, statuses["out-of-office"], actor=ann, source=Source.API)
-    finally:
-        release.set()
-        holder.join(10)
-    assert errors == [] and change.applied
+    assert change.applied
     assert _owners(held) == [None, None]
 
 

@@ -2,15 +2,15 @@
 the chosen agent's load and capacity, and why each member ahead of them was passed over), shown
 on the ticket page, in admin and at GET /api/v1/tickets/{id}/routing/; old ones are purged."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from presence.models import AgentPresence, AgentProfile, Source
 from presence.services import presence_change_status
+from tests.concurrency import held_elsewhere
 from tests.factories import StatusFactory, TicketFactory, recount_load
 from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket
 from tickets.services import tickets_route
@@ -63,23 +63,8 @@ def test_a_member_another_router_holds_is_recorded_as_locked(make_team, make_age
     other = make_agent("other", teams=[team])
     TicketFactory(team=team, assignee=other)  # other is heavier: held comes first
     recount_load()
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row():
-        with transaction.atomic():
-            AgentPresence.objects.select_for_update().get(agent=held)
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    thread = threading.Thread(target=hold_the_row)
-    thread.start()
-    locked.wait(10)
-    try:
+    with held_elsewhere(AgentPresence.objects.filter(agent=held)):
         ticket, decision = _route_one(team)
-    finally:
-        release.set()
-        thread.join()
     assert ticket.assignee == other
     assert decision.passed_over == [{"agent": held.pk, "username": "held", "reason": Reason.LOCKED}]
 

@@ -3,11 +3,10 @@
 Conference shows busy (S6). Routing, availability and live-chat counts all follow it."""
 
 import importlib
-import threading
 
 import pytest
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import connection
 
 from presence.agent_state import agent_states
 from presence.availability import availability_of
@@ -21,6 +20,7 @@ from presence.eligibility import (
 from presence.models import AgentPresence, PresenceSettings, Status
 from presence.selectors import agent_list, live_chat_availability
 from presence.workload import workloads
+from tests.concurrency import held_elsewhere
 from tests.factories import StatusFactory, recount_load, sync_routing
 from tickets.models import RoutingMethod, Ticket
 from tickets.services import team_queue_route, ticket_create
@@ -199,28 +199,8 @@ def test_tentative_does_not_take_a_ticket_while_a_regular_with_room_is_only_held
     tess = make_agent("tess", teams=[team])
     AgentPresence.objects.filter(agent=tess).update(status=tentative)
     sync_routing(tess)
-    locked, release, errors = threading.Event(), threading.Event(), []
-
-    def hold_ann():
-        try:
-            with transaction.atomic():
-                AgentPresence.objects.select_for_update().get(agent=ann)
-                locked.set()
-                release.wait(10)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=hold_ann)
-    thread.start()
-    assert locked.wait(10)
-    try:
+    with held_elsewhere(AgentPresence.objects.filter(agent=ann)):
         ticket = ticket_create(actor=None, subject="while ann is held", team=team)
-    finally:
-        release.set()
-        thread.join(10)
-    assert errors == []
     assert Ticket.objects.get(pk=ticket.pk).assignee is None
     assert [t.assignee for t in team_queue_route(team.pk)] == [ann]
 
