@@ -19,7 +19,7 @@ def subscriptions() -> dict[str, list[int]]:
     webhooks are a handful of rows."""
     events_field = Webhook._meta.get_field("events")
     with prepared_cursor() as cursor:
-        cursor.execute(_subscriptions_sql(cursor.db.vendor))
+        cursor.execute(_subscriptions_sql())
         rows = cursor.fetchall()
     found: dict[str, list[int]] = {}
     for webhook_id, raw in rows:
@@ -31,7 +31,7 @@ def subscriptions() -> dict[str, list[int]]:
 
 
 @cache
-def _subscriptions_sql(vendor: str) -> str:
+def _subscriptions_sql() -> str:
     quote = connection.ops.quote_name
     return (
         f"SELECT {quote('id')}, {quote('events')} FROM {quote(Webhook._meta.db_table)} "
