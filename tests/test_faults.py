@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def redis_down(monkeypatch):
     """The production cache backend, pointed at a port where no Redis answers."""
-    from django.core.cache.backends.redis import RedisCache
+    from config.cache import RedisCache
 
     dead = RedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2}})
     monkeypatch.setattr("presence.services.status_change.cache", dead)

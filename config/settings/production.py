@@ -54,6 +54,6 @@ STORAGES = {
 
 # Several web processes and workers share state through Redis and PostgreSQL only.
 _required("DATABASE_URL")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _required("CACHE_URL")}}
+CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": _required("CACHE_URL")}}
 CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
