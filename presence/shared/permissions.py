@@ -40,5 +40,8 @@ class IsAgent(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        request.agent_profile = agent_profile_get(request.user)  # raises NotAnAgent
+        # Token authentication read the profile with the token (presence.api.authentication);
+        # else (a session, or no profile, which the read below turns into the error) read it now.
+        read = getattr(request.auth, "agent_profile", None)
+        request.agent_profile = read or agent_profile_get(request.user)  # raises NotAnAgent
         return True

@@ -75,6 +75,36 @@ def test_deactivating_the_user_or_deleting_the_profile_kills_the_token(statuses)
     assert _me(key) == 401
 
 
+def test_a_token_is_read_with_its_user_and_agent_profile_in_one_statement(
+    statuses, supervisor, django_assert_num_queries
+):
+    ann = AgentFactory(username="ann")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {_token_for('ann')}")
+    assert client.post("/api/v1/presence/me/heartbeat/").status_code == 204
+    # Once the heartbeat and the token's use are recorded for the minute: the token read, no more.
+    with django_assert_num_queries(1):
+        assert client.post("/api/v1/presence/me/heartbeat/").status_code == 204
+    assert client.get("/api/v1/presence/me/").json()["agent"] == ann.pk
+    # The same read for someone who is not an agent: the agent endpoints say so (404), others work.
+    sam = APIClient()
+    sam.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=supervisor).key}")
+    response = sam.post("/api/v1/presence/me/heartbeat/")
+    assert response.status_code == 404 and response.json()["code"] == "not_an_agent"
+    assert sam.get("/api/v1/statuses/").status_code == 200
+
+
+def test_an_unknown_token_or_an_inactive_user_is_refused(statuses):
+    assert _me("not-a-token") == 401
+    ann = AgentFactory(username="ann")
+    key = _token_for("ann")
+    type(ann).objects.filter(pk=ann.pk).update(is_active=False)  # around the service that revokes tokens
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get("/api/v1/presence/me/")
+    assert response.status_code == 401 and "inactive" in response.json()["message"]
+
+
 def test_rotate_gives_a_new_key_and_kills_the_old(statuses):
     AgentFactory(username="ann")
     old = _token_for("ann")
