@@ -1,4 +1,4 @@
-"""Prepared statements for the few raw statements that run on every routed ticket.
+"""Prepared statements for the few raw statements that run on every routed ticket or API call.
 
 PostgreSQL spends far longer planning routing's statements (a five-table pick, the move with its
 history and counters) than running them: about 1 ms of planning against 0.1 ms of work for the
