@@ -553,12 +553,34 @@ def _signed_in_tokens(agents: int, prefix: str) -> list[str]:
     return [Token.objects.create(user=u).key for u in users]
 
 
-def _checkpoint() -> None:
-    """Start a timed HTTP run just after a checkpoint, as the routing runs do: the benchmarks
-    before it (the sweeps' 100,000 agents and 2.4 M shifts and appointments) leave many dirty
-    pages, which a checkpoint falling inside the run would write while it is measured."""
+def _quiet() -> None:
+    """Start a timed HTTP run from a quiet machine.
+
+    A checkpoint first, as the routing runs do: the benchmarks before it (the sweeps' 100,000
+    agents and 2.4 M shifts and appointments) leave many dirty pages, which a checkpoint falling
+    inside the run would write while it is measured.
+
+    Then wait until the loopback's closed connections have left TIME_WAIT (60 s on Linux).
+    gunicorn's sync workers close every connection, so a saturating wrk run leaves tens of
+    thousands behind, and while they last each new connection's port search is slow: the
+    fixed-rate heartbeat run right after the `http` part measured p99 150 ms, 12 ms alone."""
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
+    deadline = time.monotonic() + 75
+    while _time_wait_sockets() > 1000 and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def _time_wait_sockets() -> int:
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                next(lines, None)  # the header
+                count += sum(1 for line in lines if line.split()[3] == "06")  # TCP_TIME_WAIT
+        except OSError:  # not Linux: nothing to wait for
+            pass
+    return count
 
 
 def _gunicorn(port: int, workers: int) -> subprocess.Popen:
@@ -578,7 +600,7 @@ def bench_http(agents: int, seconds: int, workers: int) -> None:
     print(f"heartbeat and status changes through gunicorn ({workers} workers), {agents} agents, wrk {seconds}s")
     available, busy = Status.objects.get(slug="available"), Status.objects.get(slug="busy")
     tokens = _signed_in_tokens(agents, "http")
-    _checkpoint()
+    _quiet()
     port = 8765
     server = _gunicorn(port, workers)
     try:
@@ -615,7 +637,7 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
 
     print(f"heartbeats at {rate}/s for {seconds}s through gunicorn ({workers} workers), {agents} agents")
     tokens = _signed_in_tokens(agents, "beat")
-    _checkpoint()
+    _quiet()
     port = 8766
     server = _gunicorn(port, workers)
     try:
@@ -625,8 +647,8 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
         before = _presence_updates()
         # The client runs in a fresh process: in this one, whose heap the earlier benchmarks
         # filled (the sweeps' 100,000 agents), garbage collections walking it stalled the client,
-        # and a stall counts as latency (p99 275 ms in a full run; after the sweeps 77 ms, 27 ms
-        # with that heap frozen, 12 ms from a fresh process).
+        # and a stall counts as latency (after the sweeps: p99 77 ms, 27 ms with that heap frozen,
+        # 12 ms from a fresh process).
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             latencies, errors = pool.apply(_run_open_loop, (port, tokens, rate, seconds))
         time.sleep(2)
