@@ -656,13 +656,18 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
     finally:
         server.terminate()
         server.wait(10)
-    latencies.sort()
+    # Every agent's first heartbeat of the minute writes (and so does its token's first use):
+    # the run's first seconds carry all its writes at once, as when a team's panels open
+    # together. The p99 of the rest is recorded beside the whole run's.
+    steady = sorted(latency for at, latency in latencies if at >= 2)
+    latencies = sorted(latency for _, latency in latencies)
     record(
         "heartbeat fixed rate",
         target_rps=rate,
         achieved_rps=round(len(latencies) / seconds, 1),
         p50_ms=round(latencies[len(latencies) // 2] * 1000, 2),
         p99_ms=round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        p99_after_first_2s_ms=round(steady[int(len(steady) * 0.99)] * 1000, 2) if steady else None,
         errors=errors,
         db_writes_per_agent_per_min=round(writes / agents / math.ceil(seconds / 60), 2),
         target="p99 <= 25 ms, <= 1 write per agent per minute",
@@ -680,7 +685,7 @@ async def _open_loop(port: int, tokens: list[str], rate: int, seconds: int):
 
     connections_n = 64
     queue: asyncio.Queue = asyncio.Queue()
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []  # (scheduled, in seconds from the start; latency)
     errors = 0
 
     async def send(streams, token: str) -> tuple[bytes, bool]:
@@ -728,7 +733,7 @@ async def _open_loop(port: int, tokens: list[str], rate: int, seconds: int):
                     streams[1].close()
                     streams = None
                 break
-            latencies.append(time.perf_counter() - scheduled)
+            latencies.append((scheduled - start, time.perf_counter() - scheduled))
             if b" 204 " not in status_line:
                 errors += 1
 
