@@ -24,7 +24,7 @@ def redis_down(monkeypatch):
     from config.cache import RedisCache
 
     dead = RedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2}})
-    monkeypatch.setattr("presence.services.status_change.cache", dead)
+    monkeypatch.setattr("presence.services.bookkeeping.cache", dead)
     return dead
 
 

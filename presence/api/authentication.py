@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
 from presence.models import AgentProfile
-from presence.services.tokens import api_token_record_use
+from presence.services.bookkeeping import api_token_record_use
 from presence.shared.sql import prepared_cursor
 
 

@@ -30,7 +30,12 @@ from presence.services.automation import (
     presence_idle_deadline,
     presence_idle_timeout,
     presence_kick_out_unanswered,
+)
+from presence.services.bookkeeping import (
+    api_token_record_use,
+    bookkeeping_flush,
     presence_record_activity,
+    presence_record_heartbeat,
 )
 from presence.services.catalogue import status_delete, status_save, status_set_enabled
 from presence.services.config import presence_settings_update
@@ -50,7 +55,6 @@ from presence.services.status_change import (
     presence_change_status,
     presence_complete_finishing,
     presence_ensure,
-    presence_record_heartbeat,
     presence_request_status,
 )
 from presence.services.telephony import (
@@ -64,6 +68,7 @@ from presence.services.tokens import api_token_get_or_create, api_token_rotate, 
 
 __all__ = [
     "api_token_get_or_create",
+    "api_token_record_use",
     "api_token_rotate",
     "api_tokens_revoke",
     "sign_in_unlock",
@@ -105,6 +110,7 @@ __all__ = [
     "presence_notice_dismiss",
     "presence_queue_join",
     "presence_queue_leave",
+    "bookkeeping_flush",
     "presence_record_activity",
     "presence_record_heartbeat",
     "presence_request_status",

@@ -26,16 +26,16 @@ from presence.models import (
     StatusCategory,
     StillWorkingPrompt,
 )
+from presence.services.bookkeeping import HEARTBEAT_WRITE_INTERVAL, bookkeeping_flush
 from presence.services.status_change import (
-    HEARTBEAT_WRITE_INTERVAL,
     Change,
-    first_in_interval,
     presence_change_due,
     presence_change_status,
 )
 
 BATCH_SIZE = 200
-# Heartbeats and activity reach the database up to this late (they are coalesced): a sweep
+# Heartbeats and activity reach the database up to this late (they are coalesced,
+# presence/services/bookkeeping.py): a sweep
 # allows for it so it never acts on a time the cache has already moved on.
 WRITE_LAG = timedelta(seconds=HEARTBEAT_WRITE_INTERVAL)
 
@@ -85,6 +85,7 @@ def presence_auto_offline(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     if config.auto_offline_minutes is None:  # turned off
         return 0
     target = config.auto_offline_status
+    bookkeeping_flush()  # heartbeats recorded but not yet written
     cutoff = now - timedelta(minutes=config.auto_offline_minutes) - WRITE_LAG
 
     def silent(presence: AgentPresence) -> str | None:
@@ -134,6 +135,7 @@ def presence_idle_timeout(*, now=None, batch_size: int = BATCH_SIZE) -> int:
     if not licences:
         return 0
     offline = Status.objects.get(slug=Status.OFFLINE)
+    bookkeeping_flush()  # activity recorded but not yet written
     changed = 0
     for status in Status.objects.exclude(category=StatusCategory.OFFLINE):
         minutes = idle_timeout_for(status, config)
@@ -152,13 +154,6 @@ def presence_idle_timeout(*, now=None, batch_size: int = BATCH_SIZE) -> int:
             changes = [Change(p.agent, offline, reason, if_status=status, precondition=idle) for p in batch]
             changed += presence_change_due(changes, source=Source.IDLE_TIMEOUT, after=agent_sessions_end)
     return changed
-
-
-def presence_record_activity(agent, *, now=None) -> None:
-    """The agent did something (C4). Cheap: at most one write a minute per agent."""
-    now = now or timezone.now()
-    if first_in_interval(f"presence:activity:{agent.pk}"):
-        AgentPresence.objects.filter(agent_id=agent.pk).update(last_activity=now)
 
 
 # --- sessions ------------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from django.core.cache import cache
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -37,10 +35,6 @@ logger = logging.getLogger(__name__)
 # Paths where a drain status waits for the agent's open tickets (P4); automatic paths such as
 # idle timeout, auto-offline, kick-out and logout apply at once.
 DRAINING_SOURCES = PERSON_SOURCES | {Source.APPROVAL, Source.SHIFT, Source.APPOINTMENT}
-
-# A heartbeat is written to the database at most once per agent per this many seconds;
-# the cache absorbs the rest. Sweeps that read last_heartbeat allow for this lag.
-HEARTBEAT_WRITE_INTERVAL = 60
 
 
 def presence_ensure(agent) -> AgentPresence:
@@ -483,40 +477,3 @@ def presence_request_status(agent, status: Status, *, actor, source: str, reason
         pending.update(state=StatusRequest.State.CANCELLED, decided_at=timezone.now(), decided_by_id=agent.pk)
         request = StatusRequest.objects.create(agent_id=agent.pk, status=status, reason=reason[:255])
     return StatusChoice(presence, request)
-
-
-def presence_record_heartbeat(agent, *, now=None) -> None:
-    """The open agent panel says it is alive (C5). Cheap: at most one write a minute per agent,
-    committed without waiting for the disk (bookkeeping_transaction)."""
-    now = now or timezone.now()
-    if first_in_interval(f"presence:heartbeat:{agent.pk}"):
-        with bookkeeping_transaction():
-            if not AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now):
-                presence_ensure(agent)
-                AgentPresence.objects.filter(agent_id=agent.pk).update(last_heartbeat=now)
-
-
-@contextmanager
-def bookkeeping_transaction():
-    """A transaction for writes that a crash may lose without harm (heartbeats, activity: the
-    next one a minute later writes again). On PostgreSQL its commit does not wait for the WAL to
-    reach the disk (`synchronous_commit` off for this transaction only), so agents whose panels
-    started together do not queue behind each other's disk flushes."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
-def first_in_interval(key: str) -> bool:
-    """True once per HEARTBEAT_WRITE_INTERVAL for `key`: the write-coalescing gate.
-
-    When the cache is unreachable the gate stays open: every call writes to the database,
-    which costs more writes but keeps the sweeps' view true.
-    """
-    try:
-        return bool(cache.add(key, 1, timeout=HEARTBEAT_WRITE_INTERVAL))
-    except Exception:  # noqa: BLE001 - any cache failure means "write through"
-        logger.warning("Cache unreachable: writing %s straight to the database", key.split(":")[1], exc_info=True)
-        return True

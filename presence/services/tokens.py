@@ -1,11 +1,7 @@
 """API tokens (A3): one per user, rotated, revoked, and gone with the password or the account."""
 
 from django.db import transaction
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
-
-from presence.models import ApiTokenUse
-from presence.services.status_change import bookkeeping_transaction, first_in_interval
 
 
 def api_token_get_or_create(user) -> Token:
@@ -25,13 +21,3 @@ def api_tokens_revoke(user) -> int:
     """Sign the user out of the API everywhere (a password change, a deactivation, sign-out)."""
     deleted, _ = Token.objects.filter(user_id=user.pk).delete()
     return deleted
-
-
-def api_token_record_use(token: Token, *, now=None) -> None:
-    """When the token was last used, for the token admin: at most one write a minute per token."""
-    if first_in_interval(f"presence:token-use:{token.key}"):
-        with bookkeeping_transaction():  # one upsert, not waiting for the disk
-            ApiTokenUse.objects.bulk_create(
-                [ApiTokenUse(token=token, last_used_at=now or timezone.now())],
-                update_conflicts=True, unique_fields=["token"], update_fields=["last_used_at"],
-            )  # fmt: skip

@@ -1,0 +1,205 @@
+"""Bookkeeping times: an agent's last heartbeat (C5) and last activity (C4), an API token's last
+use (A3). Written behind, in batches.
+
+Every open panel sends a heartbeat, and every heartbeat uses a token, so these are the writes
+made most often; a crash may lose one without harm, since the next comes a minute later. Each is
+coalesced first: a cache key (`first_in_interval`) lets one time a minute per agent or token
+through. What gets through is then
+
+- with the Redis cache, put in a Redis hash of pending times (one command), and written to the
+  database in batches: one statement per kind for everything pending, by whichever request
+  finds the last batch `FLUSH_INTERVAL` seconds old, and by the sweeps that read these times
+  (`bookkeeping_flush()` before they look), so a sweep sees every time recorded before it ran;
+- with any other cache (the embedded default's local memory), or when Redis cannot be reached,
+  written through at once, one statement.
+
+So agents whose panels open together (a team starting its shift, a load test) do not each write
+in the same second: a burst of a thousand first heartbeats is two statements. Batches commit
+without waiting for the disk (`bookkeeping_transaction`).
+"""
+
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, DateTimeField, Value, When
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.connection import ConnectionProxy
+from rest_framework.authtoken.models import Token
+
+from presence.models import AgentPresence, ApiTokenUse
+from presence.services.status_change import presence_ensure
+
+logger = logging.getLogger(__name__)
+
+# A time reaches the database at most once per agent or token per this many seconds; the
+# cache absorbs the rest. Sweeps that read these times allow for this lag.
+HEARTBEAT_WRITE_INTERVAL = 60
+# How old the pending batch may grow before a request writes it.
+FLUSH_INTERVAL = 5
+
+
+def presence_record_heartbeat(agent, *, now=None) -> None:
+    """The open agent panel says it is alive (C5): `last_heartbeat`, at most once a minute."""
+    bookkeeping_record("heartbeat", agent.pk, now)
+
+
+def presence_record_activity(agent, *, now=None) -> None:
+    """The agent did something (C4): `last_activity`, at most once a minute."""
+    bookkeeping_record("activity", agent.pk, now)
+
+
+def api_token_record_use(token: Token, *, now=None) -> None:
+    """When the token was last used, for the token admin (A3): at most once a minute."""
+    bookkeeping_record("token-use", token.key, now)
+
+
+def bookkeeping_record(kind: str, key, now=None) -> None:
+    """Record `now` as the latest time of `kind` for `key` (an agent's id, a token's key)."""
+    gate = _gate(f"presence:{kind}:{key}", HEARTBEAT_WRITE_INTERVAL)
+    if gate is False:
+        return
+    now = now or timezone.now()
+    if gate is True and _pending(kind, key, now):
+        if _gate("presence:bookkeeping-flush", FLUSH_INTERVAL):
+            bookkeeping_flush()
+        return
+    with bookkeeping_transaction():
+        KINDS[kind].write({key: now})
+
+
+def bookkeeping_flush() -> int:
+    """Write every pending time to the database: one statement per kind. Returns how many.
+
+    Each kind's pending times are taken from Redis at once (a copy running at the same moment
+    takes none of them twice); if writing them fails they are put back, unless a newer time
+    came meanwhile, and the error is raised."""
+    client = _redis()
+    if client is None:
+        return 0
+    written = 0
+    for kind, spec in KINDS.items():
+        name = _pending_name(kind)
+        pipe = client.pipeline(transaction=True)
+        pipe.hgetall(name)
+        pipe.delete(name)
+        pending, _ = pipe.execute()
+        if not pending:
+            continue
+        times = {spec.parse_key(key.decode()): datetime.fromisoformat(at.decode()) for key, at in pending.items()}
+        try:
+            with bookkeeping_transaction():
+                written += spec.write(times)
+        except Exception:
+            put_back = client.pipeline(transaction=False)
+            for key, at in pending.items():
+                put_back.hsetnx(name, key, at)
+            put_back.execute()
+            raise
+    return written
+
+
+@contextmanager
+def bookkeeping_transaction():
+    """A transaction for writes that a crash may lose without harm (the next comes a minute
+    later). On PostgreSQL its commit does not wait for the WAL to reach the disk
+    (`synchronous_commit` off for this transaction only)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+def first_in_interval(key: str, interval: int = HEARTBEAT_WRITE_INTERVAL) -> bool:
+    """True once per `interval` seconds for `key`: the write-coalescing gate. When the cache
+    is unreachable the gate stays open (every call writes, which keeps the sweeps' view true)."""
+    return _gate(key, interval) is not False
+
+
+def _gate(key: str, interval: int) -> bool | None:
+    """True the first time in `interval` seconds, False after; None if the cache is unreachable."""
+    try:
+        return bool(cache.add(key, 1, timeout=interval))
+    except Exception:  # noqa: BLE001 - any cache failure means "write through"
+        logger.warning("Cache unreachable: writing %s straight to the database", key.split(":")[1], exc_info=True)
+        return None
+
+
+def _redis():
+    """The redis-py client behind the default cache, or None when the cache is not Redis."""
+    backend = caches["default"] if isinstance(cache, ConnectionProxy) else cache
+    return backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
+
+
+def _pending_name(kind: str) -> str:
+    return cache.make_and_validate_key(f"presence:pending:{kind}")
+
+
+def _pending(kind: str, key, now: datetime) -> bool:
+    """Put the time in Redis's pending hash; False when there is no Redis or it failed."""
+    client = _redis()
+    if client is None:
+        return False
+    try:
+        client.hset(_pending_name(kind), str(key), now.isoformat())
+    except Exception:  # noqa: BLE001 - Redis went away since the gate: write through
+        logger.warning("Cache unreachable: writing %s straight to the database", kind, exc_info=True)
+        return False
+    return True
+
+
+# --- the writers: one statement for any number of times -----------------------------------------
+
+
+def _latest(column: str, times: dict, key_field: str):
+    """`column` set to each row's time, never moved back (a late batch after a newer one)."""
+    value = Case(*(When(**{key_field: key}, then=Value(at)) for key, at in times.items()), output_field=DateTimeField())
+    return Greatest(Coalesce(column, value), value)
+
+
+def _write_presence_time(column: str, times: dict[int, datetime], *, create: bool) -> int:
+    updated = AgentPresence.objects.filter(agent_id__in=times).update(**{column: _latest(column, times, "agent_id")})
+    if create and updated < len(times):  # an agent with no presence row yet (created Offline)
+        missing = set(times) - set(AgentPresence.objects.filter(agent_id__in=times).values_list("agent_id", flat=True))
+        for agent in get_user_model().objects.filter(pk__in=missing):
+            presence_ensure(agent)
+        updated += AgentPresence.objects.filter(agent_id__in=missing).update(
+            **{column: _latest(column, times, "agent_id")}
+        )
+    return updated
+
+
+def _write_token_uses(times: dict[str, datetime]) -> int:
+    if len(times) > 1:  # a batch: tokens deleted since their use are left out
+        times = {key: times[key] for key in Token.objects.filter(key__in=times).values_list("key", flat=True)}
+    try:
+        with transaction.atomic():
+            ApiTokenUse.objects.bulk_create(
+                [ApiTokenUse(token_id=key, last_used_at=at) for key, at in times.items()],
+                update_conflicts=True, unique_fields=["token"], update_fields=["last_used_at"],
+            )  # fmt: skip
+    except IntegrityError:  # a token deleted at this very moment: its use no longer matters
+        logger.info("A token was deleted while its use was written; %d uses dropped", len(times))
+        return 0
+    return len(times)
+
+
+@dataclass(frozen=True)
+class Kind:
+    write: Callable[[dict], int]  # how many rows it wrote
+    parse_key: Callable[[str], object]
+
+
+KINDS = {
+    "heartbeat": Kind(lambda times: _write_presence_time("last_heartbeat", times, create=True), int),
+    "activity": Kind(lambda times: _write_presence_time("last_activity", times, create=False), int),
+    "token-use": Kind(_write_token_uses, str),
+}

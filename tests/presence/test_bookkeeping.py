@@ -1,0 +1,161 @@
+"""Bookkeeping times written behind (presence/services/bookkeeping.py), with the real Redis cache.
+
+The rest of the suite runs on the local-memory cache, where they are written through; these run
+the production path: times pending in Redis, written in batches of one statement per kind.
+"""
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from presence.models import AgentPresence, ApiTokenUse
+from presence.services import (
+    api_token_record_use,
+    bookkeeping_flush,
+    presence_auto_offline,
+    presence_change_status,
+    presence_record_activity,
+    presence_record_heartbeat,
+)
+from presence.services.bookkeeping import FLUSH_INTERVAL
+from tests.factories import AgentFactory
+
+REDIS_URL = os.environ.get("TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture
+def redis_cache(db, settings):
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": REDIS_URL}}
+    try:
+        cache.clear()
+    except Exception as error:  # noqa: BLE001 - say what is missing
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: start it (see README) ({error})")
+    cache.add("presence:bookkeeping-flush", 1, timeout=FLUSH_INTERVAL)  # the last batch was just written
+    yield cache
+    cache.clear()
+
+
+def _agents(n: int, prefix: str):
+    return [AgentFactory(username=f"{prefix}{i}") for i in range(n)]
+
+
+def _statements(context) -> list[str]:
+    """The statements that touched a table (not the transaction's own)."""
+    return [q["sql"] for q in context if q["sql"].split()[0] in ("SELECT", "UPDATE", "INSERT", "DELETE")]
+
+
+@pytest.mark.parametrize("agents_n", [3, 40])
+def test_heartbeats_wait_in_redis_and_are_written_in_one_statement(redis_cache, agents_n):
+    agents = _agents(agents_n, f"hb{agents_n}-")
+    at = timezone.now().replace(microsecond=0)
+    with CaptureQueriesContext(connection) as recording:
+        for offset, agent in enumerate(agents):
+            presence_record_heartbeat(agent, now=at + timedelta(seconds=offset))
+            presence_record_heartbeat(agent, now=at + timedelta(seconds=offset + 1))  # coalesced
+    assert len(recording) == 0  # nothing reached the database yet
+    assert AgentPresence.objects.filter(agent__in=agents, last_heartbeat__isnull=False).count() == 0
+
+    with CaptureQueriesContext(connection) as flushing:
+        assert bookkeeping_flush() == agents_n
+    assert len(_statements(flushing)) == 1  # one UPDATE, whatever the number of agents
+    assert {p.agent_id: p.last_heartbeat for p in AgentPresence.objects.filter(agent__in=agents)} == {
+        agent.pk: at + timedelta(seconds=offset) for offset, agent in enumerate(agents)
+    }
+    assert bookkeeping_flush() == 0  # taken: nothing is written twice
+
+
+def test_a_request_writes_the_batch_once_it_is_due(redis_cache):
+    ann, bob = _agents(2, "due-")
+    presence_record_heartbeat(ann)
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat is None
+    cache.delete("presence:bookkeeping-flush")  # FLUSH_INTERVAL seconds later
+    presence_record_heartbeat(bob)
+    assert AgentPresence.objects.filter(agent__in=[ann, bob], last_heartbeat__isnull=False).count() == 2
+
+
+def test_the_auto_offline_sweep_sees_heartbeats_not_yet_written(redis_cache, statuses, presence_settings):
+    ann, bob = _agents(2, "sweep-")
+    start = timezone.now() - timedelta(minutes=30)
+    for agent in (ann, bob):
+        presence_change_status(agent, statuses["available"], actor=agent, source="api")
+    AgentPresence.objects.filter(agent__in=[ann, bob]).update(since=start)
+    presence_record_heartbeat(ann)  # pending in Redis; bob's panel is closed
+    assert presence_auto_offline() == 1
+    assert AgentPresence.objects.get(agent=ann).status == statuses["available"]
+    assert AgentPresence.objects.get(agent=bob).status == statuses["offline"]
+
+
+def test_activity_and_token_use_are_written_behind_too(redis_cache):
+    ann, bob, cid = _agents(3, "use-")
+    tokens = [Token.objects.create(user=user) for user in (ann, bob, cid)]
+    at = timezone.now().replace(microsecond=0)
+    with CaptureQueriesContext(connection) as recording:
+        for agent, token in zip((ann, bob, cid), tokens, strict=True):
+            presence_record_activity(agent, now=at)
+            api_token_record_use(token, now=at)
+    assert len(recording) == 0
+    tokens[2].delete()  # signed out before the batch was written: its use is dropped
+    with CaptureQueriesContext(connection) as flushing:
+        assert bookkeeping_flush() == 5
+    # activity: one UPDATE; token use: which tokens still exist, then one upsert
+    assert len(_statements(flushing)) == 3
+    assert AgentPresence.objects.filter(agent__in=[ann, bob, cid], last_activity=at).count() == 3
+    assert dict(ApiTokenUse.objects.values_list("token_id", "last_used_at")) == {t.key: at for t in tokens[:2]}
+
+
+def test_a_late_batch_never_moves_a_time_back(redis_cache):
+    (ann,) = _agents(1, "late-")
+    now = timezone.now().replace(microsecond=0)
+    AgentPresence.objects.filter(agent=ann).update(last_heartbeat=now)
+    presence_record_heartbeat(ann, now=now - timedelta(minutes=1))
+    bookkeeping_flush()
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat == now
+
+
+def test_a_heartbeat_of_an_agent_without_presence_creates_it(redis_cache, statuses):
+    (ann,) = _agents(1, "new-")
+    AgentPresence.objects.filter(agent=ann).delete()
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(ann, now=at)
+    bookkeeping_flush()
+    presence = AgentPresence.objects.get(agent=ann)
+    assert presence.status == statuses["offline"] and presence.last_heartbeat == at
+
+
+def test_a_failed_batch_is_put_back_and_a_newer_time_kept(redis_cache, monkeypatch):
+    ann, bob = _agents(2, "fail-")
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(ann, now=at)
+    presence_record_heartbeat(bob, now=at)
+
+    from presence.services import bookkeeping
+
+    def broken(times):
+        cache.delete(f"presence:heartbeat:{bob.pk}")
+        presence_record_heartbeat(bob, now=at + timedelta(minutes=1))  # came while the batch failed
+        raise RuntimeError("database gone")
+
+    kinds = dict(bookkeeping.KINDS, heartbeat=bookkeeping.Kind(broken, int))
+    monkeypatch.setattr(bookkeeping, "KINDS", kinds)
+    with pytest.raises(RuntimeError):
+        bookkeeping_flush()
+    monkeypatch.undo()
+    assert bookkeeping_flush() == 2
+    assert dict(AgentPresence.objects.filter(agent__in=[ann, bob]).values_list("agent_id", "last_heartbeat")) == {
+        ann.pk: at,
+        bob.pk: at + timedelta(minutes=1),
+    }
+
+
+def test_without_redis_each_time_is_written_through(agent):
+    """The embedded default (local-memory cache): no batch, one UPDATE at once."""
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(agent, now=at)
+    assert AgentPresence.objects.get(agent=agent).last_heartbeat == at
+    assert bookkeeping_flush() == 0
