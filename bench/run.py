@@ -657,8 +657,8 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
     finally:
         server.terminate()
         server.wait(10)
-    # Every agent's first heartbeat of the minute writes (and so does its token's first use):
-    # the run's first seconds carry all its writes at once, as when a team's panels open
+    # Every agent's first heartbeat of the minute gets through the coalescing (and so does its
+    # token's first use): the run's first seconds are its heaviest, as when a team's panels open
     # together. The p99 of the rest is recorded beside the whole run's.
     steady = sorted(latency for at, latency in latencies if at >= 2)
     latencies = sorted(latency for _, latency in latencies)
