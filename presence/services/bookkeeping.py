@@ -11,10 +11,10 @@ through. What gets through is then
   finds the last batch `FLUSH_INTERVAL` seconds old, and by the sweeps that read these times
   (`bookkeeping_flush()` before they look), so a sweep sees every time recorded before it ran;
 - with any other cache (the embedded default's local memory), or when Redis cannot be reached,
-  written through at once, one statement.
+  written through at once: one statement.
 
 So agents whose panels open together (a team starting its shift, a load test) do not each write
-in the same second: a burst of a thousand first heartbeats is two statements. Batches commit
+in the same second: a burst of a thousand first heartbeats is a few statements. Batches commit
 without waiting for the disk (`bookkeeping_transaction`).
 """
 
@@ -71,8 +71,7 @@ def bookkeeping_record(kind: str, key, now=None) -> None:
         if _gate("presence:bookkeeping-flush", FLUSH_INTERVAL):
             bookkeeping_flush()
         return
-    with bookkeeping_transaction():
-        KINDS[kind].write({key: now})
+    KINDS[kind].write({key: now})  # written through: one statement
 
 
 def bookkeeping_flush() -> int:
@@ -178,15 +177,22 @@ def _write_presence_time(column: str, times: dict[int, datetime], *, create: boo
 
 
 def _write_token_uses(times: dict[str, datetime]) -> int:
-    if len(times) > 1:  # a batch: tokens deleted since their use are left out
-        times = {key: times[key] for key in Token.objects.filter(key__in=times).values_list("key", flat=True)}
+    def upsert():
+        ApiTokenUse.objects.bulk_create(
+            [ApiTokenUse(token_id=key, last_used_at=at) for key, at in times.items()],
+            update_conflicts=True, unique_fields=["token"], update_fields=["last_used_at"],
+        )  # fmt: skip
+
+    if len(times) == 1:  # written through, for the token this request has just read
+        upsert()
+        return 1
+    # A batch: tokens deleted since their use are left out, and one deleted at this very moment
+    # drops the batch (its use no longer matters; the others' next use writes again).
+    times = {key: times[key] for key in Token.objects.filter(key__in=times).values_list("key", flat=True)}
     try:
         with transaction.atomic():
-            ApiTokenUse.objects.bulk_create(
-                [ApiTokenUse(token_id=key, last_used_at=at) for key, at in times.items()],
-                update_conflicts=True, unique_fields=["token"], update_fields=["last_used_at"],
-            )  # fmt: skip
-    except IntegrityError:  # a token deleted at this very moment: its use no longer matters
+            upsert()
+    except IntegrityError:
         logger.info("A token was deleted while its use was written; %d uses dropped", len(times))
         return 0
     return len(times)
