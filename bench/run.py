@@ -812,7 +812,7 @@ def main() -> None:
         "reassign": lambda: bench_reassign([100, 1_000] if q else [1_000, 10_000, 50_000]),
         "board": lambda: bench_board([50, 100] if q else [100, 1_000, 10_000]),  # before routing adds its agents
         "routing": lambda: bench_routing(
-            [100, 1_000] if q else [100, 1_000, 10_000], 600 if q else 8_000, 8, rounds=1 if q else 3
+            [100, 1_000] if q else [100, 1_000, 10_000], 600 if q else 8_000, 8, rounds=1 if q else 5
         ),
         "sweeps": lambda: bench_sweeps(5_000 if q else 100_000),
         "http": lambda: bench_http(50 if q else 500, 5 if q else 60, 4),

@@ -49,6 +49,7 @@ def test_a_load_balanced_pick_records_every_reason_a_better_member_was_passed_ov
     assert (decision.agent, decision.method) == (chosen, RoutingDecision.Method.LOAD_BALANCE)
     assert (decision.load, decision.capacity) == (1, 5)
     reasons = {row["username"]: row["reason"] for row in decision.passed_over}
+    assert list(reasons) == ["noemail", "chatonly", "full"]  # the team's order: load, then id
     assert reasons["noemail"] == Reason.NO_CAPABILITY
     assert reasons["full"] == Reason.AT_CAPACITY
     assert reasons["chatonly"] == Reason.NOT_ELIGIBLE
@@ -130,12 +131,13 @@ def test_routing_writes_one_statement_of_decisions_per_pass(make_team, make_agen
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the statement is PostgreSQL's")
-def test_one_tickets_move_with_its_decision_stays_short_enough_for_psycopg_to_cache(make_team, make_agent):
+@pytest.mark.parametrize("method", [RoutingMethod.LOAD_BALANCE, RoutingMethod.ROUND_ROBIN])
+def test_one_tickets_move_with_its_decision_stays_short_enough_for_psycopg_to_cache(make_team, make_agent, method):
     """psycopg re-parses, on every execution, a statement longer than 4 kB (its query cache's
     limit): the move of one routed ticket with its decision must stay under it."""
     from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
-    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    team = make_team(method=method)
     make_agent("ann", teams=[team])
     ticket = Ticket.objects.create(subject="t", team=team)
     statements = []

@@ -6,7 +6,7 @@ them in the team's order was passed over: at capacity, locked (another router or
 held them, or they had just been given work in the same pass), not eligible (their status does not
 take such tickets now), lacking the capability, or the agent the tickets came from (re-routing).
 
-On PostgreSQL the decisions of one pass are one statement, written before the moves (so the
+On PostgreSQL the decisions of one pass are one statement, written with the moves (so the
 loads it compares are those the pick saw): an INSERT from the plan's VALUES, each with a lateral
 read of the few members ahead of the chosen one through the team's pick index. Members who do not
 receive at all are not in that index and are not listed. Elsewhere (SQLite) it is a read per
@@ -115,8 +115,8 @@ def decisions_purge(*, now=None) -> int:
 ORDER_KEY = {
     RoutingMethod.LOAD_BALANCE: ("m.overflow, m.load, m.agent_id", "d.overflow, d.mload, d.agent_id"),
     RoutingMethod.ROUND_ROBIN: (
-        "m.overflow, COALESCE(m.last_assigned_at, '-infinity'::timestamptz), m.agent_id",
-        "d.overflow, COALESCE(d.last, '-infinity'::timestamptz), d.agent_id",
+        "m.overflow, COALESCE(m.last_assigned_at, '-infinity'), m.agent_id",
+        "d.overflow, COALESCE(d.last, '-infinity'), d.agent_id",
     ),
 }
 
@@ -165,6 +165,14 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
     }
     # One line: psycopg caches its parsing of a statement only up to 4 kB, and this one rides
     # in the move statement (tickets.services.moves), which is most of that already.
+    #
+    # Lean on purpose: the statement runs once per routed ticket, and what it costs is mostly
+    # the executor setting up and closing each node of its plan on every execution (the
+    # reading itself is a few microseconds). So the members ahead come from one walk of the pick
+    # index, and each one's profile and load (for the reason) and username from correlated
+    # lookups by primary key: no hash join, window or sort, whose set-up cost more than the
+    # whole read. jsonb_agg takes the members in the walk's order (nothing reorders a limited
+    # index scan feeding an aggregate).
     return " ".join(
         f"""
         INSERT INTO {tables["decision"]}
@@ -173,25 +181,24 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
                d.held, d.capacity, COALESCE(x.passed, '[]'::jsonb), %s::varchar, %s::timestamptz
         FROM (VALUES {values}) AS d (ticket_id, agent_id, method, pool, held, capacity, overflow, mload, last)
         LEFT JOIN LATERAL (
-            SELECT jsonb_agg(jsonb_build_object('agent', c.agent_id, 'username', u.username, 'reason', c.reason)
-                             ORDER BY c.ord) AS passed
+            SELECT jsonb_agg(jsonb_build_object(
+                'agent', m.agent_id,
+                'username', (SELECT u.username FROM {tables["user"]} u WHERE u.id = m.agent_id),
+                'reason', CASE WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'
+                               WHEN NOT {eligible} THEN '{Reason.NOT_ELIGIBLE}'
+                               ELSE (SELECT CASE WHEN NOT p.can_{capability} THEN '{Reason.NO_CAPABILITY}'
+                                                 WHEN l.{capability} >= p.capacity_{capability}
+                                                     THEN '{Reason.AT_CAPACITY}'
+                                                 ELSE '{Reason.LOCKED}' END
+                                     FROM {tables["profile"]} p, {tables["load"]} l
+                                     WHERE p.user_id = m.agent_id AND l.agent_id = m.agent_id) END
+            )) AS passed
             FROM (
-                SELECT m.agent_id, row_number() OVER () AS ord,
-                       CASE WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'
-                            WHEN NOT {eligible} THEN '{Reason.NOT_ELIGIBLE}'
-                            WHEN NOT p.can_{capability} THEN '{Reason.NO_CAPABILITY}'
-                            WHEN l.{capability} >= p.capacity_{capability} THEN '{Reason.AT_CAPACITY}'
-                            ELSE '{Reason.LOCKED}' END AS reason
-                FROM (
-                    SELECT m.* FROM {tables["membership"]} m
-                    WHERE m.team_id = %s AND m.routable_chat AND ({member_key}) < ({chosen_key})
-                    ORDER BY {member_key}
-                    LIMIT {limit}
-                ) m
-                JOIN {tables["load"]} l ON l.agent_id = m.agent_id
-                JOIN {tables["profile"]} p ON p.user_id = m.agent_id
-            ) c
-            JOIN {tables["user"]} u ON u.id = c.agent_id
+                SELECT m.agent_id, m.routable FROM {tables["membership"]} m
+                WHERE m.team_id = %s AND m.routable_chat AND ({member_key}) < ({chosen_key})
+                ORDER BY {member_key}
+                LIMIT {limit}
+            ) m
         ) x ON true
     """.split()
     )
