@@ -3,15 +3,15 @@ use (A3). Written behind, in batches.
 
 Every open panel sends a heartbeat, and every heartbeat uses a token, so these are the writes
 made most often; a crash may lose one without harm, since the next comes a minute later. Each is
-coalesced first: a cache key (`first_in_interval`) lets one time a minute per agent or token
-through. What gets through is then
+coalesced first: a cache key per agent or token lets one time a minute through. Then
 
-- with the Redis cache, put in a Redis hash of pending times (one command), and written to the
-  database in batches: one statement per kind for everything pending, by whichever request
-  finds the last batch `FLUSH_INTERVAL` seconds old, and by the sweeps that read these times
+- with the Redis cache, one round trip (a Lua script) does the coalescing, puts the time that
+  gets through in a Redis hash of pending times, and tells the caller whether to write the batch:
+  everything pending, one statement per kind, written by whichever request comes once the last
+  batch is `FLUSH_INTERVAL` seconds old, and by the sweeps that read these times
   (`bookkeeping_flush()` before they look), so a sweep sees every time recorded before it ran;
-- with any other cache (the embedded default's local memory), or when Redis cannot be reached,
-  written through at once: one statement.
+- with any other cache (the embedded default's local memory: `first_in_interval`), or when
+  Redis cannot be reached, written through at once: one statement.
 
 So agents whose panels open together (a team starting its shift, a load test) do not each write
 in the same second: a burst of a thousand first heartbeats is a few statements. Batches commit
@@ -63,15 +63,51 @@ def api_token_record_use(token: Token, *, now=None) -> None:
 
 def bookkeeping_record(kind: str, key, now=None) -> None:
     """Record `now` as the latest time of `kind` for `key` (an agent's id, a token's key)."""
-    gate = _gate(f"presence:{kind}:{key}", HEARTBEAT_WRITE_INTERVAL)
-    if gate is False:
-        return
     now = now or timezone.now()
-    if gate is True and _pending(kind, key, now):
-        if _gate("presence:bookkeeping-flush", FLUSH_INTERVAL):
-            bookkeeping_flush()
+    client = _redis()
+    if client is not None:
+        try:
+            recorded, flush = _record(client, kind, key, now)
+        except Exception:  # noqa: BLE001 - any Redis failure means "write through", every time
+            logger.warning("Cache unreachable: writing %s straight to the database", kind, exc_info=True)
+        else:
+            if flush:
+                bookkeeping_flush()
+            return
+    elif not first_in_interval(f"presence:{kind}:{key}"):
         return
     KINDS[kind].write({key: now})  # written through: one statement
+
+
+# One round trip for every call: the coalescing gate (SET NX), the pending time if the gate let
+# it through (HSET), and whether this call writes the batch: something is pending and nobody
+# did in the last FLUSH_INTERVAL seconds (SET NX on the batch's own gate). Every call asks, not
+# only those that record, so a batch waits at most FLUSH_INTERVAL seconds for the next request.
+RECORD_SCRIPT = """
+local recorded = 0
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+    recorded = 1
+end
+local flush = 0
+if redis.call('EXISTS', unpack(KEYS, 4)) > 0 and redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
+    flush = 1
+end
+return {recorded, flush}
+"""
+
+
+def _record(client, kind: str, key, now: datetime) -> tuple[bool, bool]:
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(RECORD_SCRIPT)
+    names = [cache.make_and_validate_key(f"presence:{kind}:{key}"), _pending_name(kind),
+             cache.make_and_validate_key("presence:bookkeeping-flush"), *map(_pending_name, KINDS)]  # fmt: skip
+    recorded, flush = script(keys=names, args=[str(key), now.isoformat(), HEARTBEAT_WRITE_INTERVAL, FLUSH_INTERVAL])
+    return bool(recorded), bool(flush)
+
+
+_scripts: dict[int, object] = {}
 
 
 def bookkeeping_flush() -> int:
@@ -118,18 +154,14 @@ def bookkeeping_transaction():
 
 
 def first_in_interval(key: str, interval: int = HEARTBEAT_WRITE_INTERVAL) -> bool:
-    """True once per `interval` seconds for `key`: the write-coalescing gate. When the cache
-    is unreachable the gate stays open (every call writes, which keeps the sweeps' view true)."""
-    return _gate(key, interval) is not False
-
-
-def _gate(key: str, interval: int) -> bool | None:
-    """True the first time in `interval` seconds, False after; None if the cache is unreachable."""
+    """True once per `interval` seconds for `key`: the write-coalescing gate of a cache other than
+    Redis. When the cache is unreachable the gate stays open (every call writes, which keeps the
+    sweeps' view true)."""
     try:
         return bool(cache.add(key, 1, timeout=interval))
     except Exception:  # noqa: BLE001 - any cache failure means "write through"
         logger.warning("Cache unreachable: writing %s straight to the database", key.split(":")[1], exc_info=True)
-        return None
+        return True
 
 
 def _redis():
@@ -140,19 +172,6 @@ def _redis():
 
 def _pending_name(kind: str) -> str:
     return cache.make_and_validate_key(f"presence:pending:{kind}")
-
-
-def _pending(kind: str, key, now: datetime) -> bool:
-    """Put the time in Redis's pending hash; False when there is no Redis or it failed."""
-    client = _redis()
-    if client is None:
-        return False
-    try:
-        client.hset(_pending_name(kind), str(key), now.isoformat())
-    except Exception:  # noqa: BLE001 - Redis went away since the gate: write through
-        logger.warning("Cache unreachable: writing %s straight to the database", kind, exc_info=True)
-        return False
-    return True
 
 
 # --- the writers: one statement for any number of times -----------------------------------------

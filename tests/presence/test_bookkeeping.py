@@ -81,6 +81,26 @@ def test_a_request_writes_the_batch_once_it_is_due(redis_cache):
     assert AgentPresence.objects.filter(agent__in=[ann, bob], last_heartbeat__isnull=False).count() == 2
 
 
+def test_a_coalesced_call_writes_the_batch_too(redis_cache):
+    """Not only calls whose time gets through ask: the batch never waits for the next minute."""
+    (ann,) = _agents(1, "coalesced-")
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(ann, now=at)
+    cache.delete("presence:bookkeeping-flush")  # FLUSH_INTERVAL seconds later
+    presence_record_heartbeat(ann, now=at + timedelta(seconds=6))  # coalesced: not recorded
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat == at
+
+
+def test_nothing_pending_writes_nothing(redis_cache):
+    (ann,) = _agents(1, "idle-")
+    presence_record_heartbeat(ann)
+    bookkeeping_flush()
+    cache.delete("presence:bookkeeping-flush")
+    with CaptureQueriesContext(connection) as coalesced:
+        presence_record_heartbeat(ann)
+    assert len(coalesced) == 0
+
+
 def test_the_auto_offline_sweep_sees_heartbeats_not_yet_written(redis_cache, statuses, presence_settings):
     ann, bob = _agents(2, "sweep-")
     start = timezone.now() - timedelta(minutes=30)
