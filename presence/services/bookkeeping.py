@@ -64,10 +64,10 @@ def api_token_record_use(token: Token, *, now=None) -> None:
 def bookkeeping_record(kind: str, key, now=None) -> None:
     """Record `now` as the latest time of `kind` for `key` (an agent's id, a token's key)."""
     now = now or timezone.now()
-    client = _redis()
-    if client is not None:
+    redis = _redis()
+    if redis is not None:
         try:
-            recorded, flush = _record(client, kind, key, now)
+            flush = redis.record(f"{kind}:{key}", now)
         except Exception:  # noqa: BLE001 - any Redis failure means "write through", every time
             logger.warning("Cache unreachable: writing %s straight to the database", kind, exc_info=True)
         else:
@@ -79,66 +79,78 @@ def bookkeeping_record(kind: str, key, now=None) -> None:
     KINDS[kind].write({key: now})  # written through: one statement
 
 
-# One round trip for every call: the coalescing gate (SET NX), the pending time if the gate let
-# it through (HSET), and whether this call writes the batch: something is pending and nobody
-# did in the last FLUSH_INTERVAL seconds (SET NX on the batch's own gate). Every call asks, not
-# only those that record, so a batch waits at most FLUSH_INTERVAL seconds for the next request.
-RECORD_SCRIPT = """
-local recorded = 0
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
-    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-    recorded = 1
-end
-local flush = 0
-if redis.call('EXISTS', unpack(KEYS, 4)) > 0 and redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
-    flush = 1
-end
-return {recorded, flush}
-"""
-
-
-def _record(client, kind: str, key, now: datetime) -> tuple[bool, bool]:
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(RECORD_SCRIPT)
-    names = [cache.make_and_validate_key(f"presence:{kind}:{key}"), _pending_name(kind),
-             cache.make_and_validate_key("presence:bookkeeping-flush"), *map(_pending_name, KINDS)]  # fmt: skip
-    recorded, flush = script(keys=names, args=[str(key), now.isoformat(), HEARTBEAT_WRITE_INTERVAL, FLUSH_INTERVAL])
-    return bool(recorded), bool(flush)
-
-
-_scripts: dict[int, object] = {}
-
-
 def bookkeeping_flush() -> int:
     """Write every pending time to the database: one statement per kind. Returns how many.
 
-    Each kind's pending times are taken from Redis at once (a copy running at the same moment
-    takes none of them twice); if writing them fails they are put back, unless a newer time
-    came meanwhile, and the error is raised."""
-    client = _redis()
-    if client is None:
+    The pending times are taken from Redis at once (a copy running at the same moment takes
+    none of them twice); a kind whose write fails is put back, unless a newer time came
+    meanwhile, and the error is raised."""
+    redis = _redis()
+    if redis is None:
         return 0
+    pending = redis.take()
+    by_kind: dict[str, dict] = {kind: {} for kind in KINDS}
+    for field, at in pending.items():
+        kind, _, key = field.decode().partition(":")
+        if kind in by_kind:
+            by_kind[kind][KINDS[kind].parse_key(key)] = datetime.fromisoformat(at.decode())
     written = 0
-    for kind, spec in KINDS.items():
-        name = _pending_name(kind)
-        pipe = client.pipeline(transaction=True)
-        pipe.hgetall(name)
-        pipe.delete(name)
-        pending, _ = pipe.execute()
-        if not pending:
+    for kind, times in by_kind.items():
+        if not times:
             continue
-        times = {spec.parse_key(key.decode()): datetime.fromisoformat(at.decode()) for key, at in pending.items()}
         try:
             with bookkeeping_transaction():
-                written += spec.write(times)
+                written += KINDS[kind].write(times)
         except Exception:
-            put_back = client.pipeline(transaction=False)
-            for key, at in pending.items():
-                put_back.hsetnx(name, key, at)
-            put_back.execute()
+            redis.put_back({f: at for f, at in pending.items() if f.decode().startswith(f"{kind}:")})
             raise
     return written
+
+
+class _Pending:
+    """The Redis side: the coalescing gates, the hash of pending times and the batch's gate.
+
+    `record` is one round trip (a Lua script): the time's gate (SET NX, a minute), the time
+    into the pending hash if the gate let it through (HSET), and whether this call writes the
+    batch: something is pending and no batch was written in the last FLUSH_INTERVAL seconds
+    (SET NX on the batch's gate). Every call asks, not only those that record, so a batch waits
+    at most FLUSH_INTERVAL seconds for the next request."""
+
+    SCRIPT = """
+    if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
+        redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+    end
+    if redis.call('EXISTS', KEYS[2]) == 1 and redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
+        return 1
+    end
+    return 0
+    """
+
+    def __init__(self, backend: RedisCache):
+        self.backend = backend
+        self.client = backend._cache.get_client(write=True)
+        self.script = self.client.register_script(self.SCRIPT)
+        self.hash = backend.make_key("presence:pending")
+        self.gate = backend.make_key("presence:bookkeeping-flush")
+
+    def record(self, field: str, now: datetime) -> bool:
+        """Record the time (if its gate lets it through); True if this call writes the batch."""
+        gate = self.backend.make_key(f"presence:{field}")
+        args = [field, now.isoformat(), HEARTBEAT_WRITE_INTERVAL, FLUSH_INTERVAL]
+        return bool(self.script(keys=[gate, self.hash, self.gate], args=args))
+
+    def take(self) -> dict[bytes, bytes]:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hgetall(self.hash)
+        pipe.delete(self.hash)
+        pending, _ = pipe.execute()
+        return pending
+
+    def put_back(self, pending: dict[bytes, bytes]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for field, at in pending.items():
+            pipe.hsetnx(self.hash, field, at)
+        pipe.execute()
 
 
 @contextmanager
@@ -164,14 +176,15 @@ def first_in_interval(key: str, interval: int = HEARTBEAT_WRITE_INTERVAL) -> boo
         return True
 
 
-def _redis():
-    """The redis-py client behind the default cache, or None when the cache is not Redis."""
+def _redis() -> _Pending | None:
+    """The Redis side of the default cache, or None when the cache is not Redis."""
     backend = caches["default"] if isinstance(cache, ConnectionProxy) else cache
-    return backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
-
-
-def _pending_name(kind: str) -> str:
-    return cache.make_and_validate_key(f"presence:pending:{kind}")
+    if not isinstance(backend, RedisCache):
+        return None
+    redis = getattr(backend, "_presence_pending", None)
+    if redis is None or redis.client is not backend._cache.get_client(write=True):
+        redis = backend._presence_pending = _Pending(backend)
+    return redis
 
 
 # --- the writers: one statement for any number of times -----------------------------------------
