@@ -35,8 +35,8 @@ from presence.services.status_change import (
 
 BATCH_SIZE = 200
 # Heartbeats and activity reach the database up to this late (they are coalesced,
-# presence/services/bookkeeping.py): a sweep
-# allows for it so it never acts on a time the cache has already moved on.
+# presence/services/bookkeeping.py): a sweep allows for it so it never acts on a time the cache
+# has already moved on, and writes the times still pending in Redis before it reads.
 WRITE_LAG = timedelta(seconds=HEARTBEAT_WRITE_INTERVAL)
 
 

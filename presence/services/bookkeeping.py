@@ -83,26 +83,32 @@ def bookkeeping_flush() -> int:
     """Write every pending time to the database: one statement per kind. Returns how many.
 
     The pending times are taken from Redis at once (a copy running at the same moment takes
-    none of them twice); a kind whose write fails is put back, unless a newer time came
-    meanwhile, and the error is raised."""
+    none of them twice). If a kind's write fails, its times and those of the kinds not written
+    yet are put back, unless a newer time came meanwhile, and the error is raised. With Redis
+    unreachable there is nothing to write (times are written through meanwhile)."""
     redis = _redis()
     if redis is None:
         return 0
-    pending = redis.take()
+    try:
+        pending = redis.take()
+    except Exception:  # noqa: BLE001 - a sweep goes on without the batch
+        logger.warning("Cache unreachable: pending heartbeat and activity times not written", exc_info=True)
+        return 0
     by_kind: dict[str, dict] = {kind: {} for kind in KINDS}
+    fields: dict[str, dict] = {kind: {} for kind in KINDS}
     for field, at in pending.items():
         kind, _, key = field.decode().partition(":")
         if kind in by_kind:
             by_kind[kind][KINDS[kind].parse_key(key)] = datetime.fromisoformat(at.decode())
+            fields[kind][field] = at
     written = 0
-    for kind, times in by_kind.items():
-        if not times:
-            continue
+    kinds = [kind for kind, times in by_kind.items() if times]
+    for done, kind in enumerate(kinds):
         try:
             with bookkeeping_transaction():
-                written += KINDS[kind].write(times)
+                written += KINDS[kind].write(by_kind[kind])
         except Exception:
-            redis.put_back({f: at for f, at in pending.items() if f.decode().startswith(f"{kind}:")})
+            redis.put_back({f: at for left in kinds[done:] for f, at in fields[left].items()})
             raise
     return written
 

@@ -155,6 +155,8 @@ def test_a_failed_batch_is_put_back_and_a_newer_time_kept(redis_cache, monkeypat
     at = timezone.now().replace(microsecond=0)
     presence_record_heartbeat(ann, now=at)
     presence_record_heartbeat(bob, now=at)
+    token = Token.objects.create(user=ann)
+    api_token_record_use(token, now=at)  # a kind after the failing one: put back too
 
     from presence.services import bookkeeping
 
@@ -168,11 +170,23 @@ def test_a_failed_batch_is_put_back_and_a_newer_time_kept(redis_cache, monkeypat
     with pytest.raises(RuntimeError):
         bookkeeping_flush()
     monkeypatch.undo()
-    assert bookkeeping_flush() == 2
+    assert bookkeeping_flush() == 3
+    assert ApiTokenUse.objects.get(token=token).last_used_at == at
     assert dict(AgentPresence.objects.filter(agent__in=[ann, bob]).values_list("agent_id", "last_heartbeat")) == {
         ann.pk: at,
         bob.pk: at + timedelta(minutes=1),
     }
+
+
+def test_a_sweep_goes_on_when_redis_is_down(redis_cache, monkeypatch, statuses, presence_settings):
+    from presence.services import bookkeeping
+
+    def down(self):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(bookkeeping._Pending, "take", down)
+    assert bookkeeping_flush() == 0
+    assert presence_auto_offline() == 0
 
 
 def test_without_redis_each_time_is_written_through(agent):

@@ -166,13 +166,14 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
     # One line: psycopg caches its parsing of a statement only up to 4 kB, and this one rides
     # in the move statement (tickets.services.moves), which is most of that already.
     #
-    # Lean on purpose: the statement runs once per routed ticket, and what it costs is mostly
-    # the executor setting up and closing each node of its plan on every execution (the
-    # reading itself is a few microseconds). So the members ahead come from one walk of the pick
-    # index, and each one's profile and load (for the reason) and username from correlated
-    # lookups by primary key: no hash join, window or sort, whose set-up cost more than the
-    # whole read. jsonb_agg takes the members in the walk's order (nothing reorders a limited
-    # index scan feeding an aggregate).
+    # Lean on purpose: the statement runs once per routed ticket. In a small team what it costs
+    # is mostly the executor setting up and closing each node of its plan on every execution,
+    # so the members ahead come from one walk of the pick index, and each one's profile and load
+    # (for the reason) and username from correlated lookups by primary key: no hash join, window
+    # or sort to set up. In a large team the walk itself costs most: it crosses the old index
+    # entries every assignment leaves behind until a vacuum (docs/benchmarks.md, 2026-12-07).
+    # jsonb_agg takes the members in the walk's order (nothing reorders a limited index scan
+    # feeding an aggregate).
     return " ".join(
         f"""
         INSERT INTO {tables["decision"]}
