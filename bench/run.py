@@ -244,10 +244,12 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
     assignment loop over the same tickets from the same processes (the in-run baseline).
 
     What routing decisions (T11) cost is a difference of a few per cent between two runs of a
-    few seconds, smaller than the drift of a 2-core machine over a minute. So the same tickets
-    are routed `rounds` times without decisions and `rounds` times with them, in a balanced
-    order (A B B A A B ...), put back in the queue before each run, and each side's median rate
-    is compared; every run with decisions is checked for doubles, overruns and counter drift."""
+    few seconds, smaller than the drift of a 2-core machine over a minute. So in each of
+    `rounds` rounds the same tickets are routed without decisions, with them, and by the raw SQL
+    loop, in an order that turns from round to round, put back in the queue before each run;
+    each side's median rate is compared (the ratio too: one raw run after all of ours compared
+    different speeds of the machine). Every run with decisions is checked for doubles, overruns
+    and counter drift."""
     from django.db.models import Count
     from django.utils import timezone
 
@@ -287,13 +289,37 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
                 # falls in writes whole pages to the WAL again and looks a third slower.
                 cursor.execute("CHECKPOINT")
 
-        rates: dict[bool, list[float]] = {False: [], True: []}
+        def raw_run(team=team, ids=ids, chunks=chunks, capacity=capacity) -> float:
+            """The baseline on the same tickets, unassigned again, from the same processes."""
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE bench_raw_load")
+                cursor.execute(
+                    "INSERT INTO bench_raw_load (team_id, agent_id, cap) SELECT team_id, agent_id, %s "
+                    "FROM presence_teammembership WHERE team_id = %s",
+                    [capacity, team.pk],
+                )
+                cursor.execute("UPDATE tickets_ticket SET assignee_id = NULL WHERE id = ANY(%s)", [ids])
+                cursor.execute("VACUUM ANALYZE")
+                cursor.execute("CHECKPOINT")
+            with timed() as raw:
+                raw_done = sum(_pool_map(_raw_worker, [(c, team.pk) for c in chunks], processes))
+            return raw_done / raw["seconds"]
+
+        with connection.cursor() as cursor:
+            cursor.execute(RAW_SETUP)
+        rates: dict[object, list[float]] = {False: [], True: [], "raw": []}
         picks: list[float] = []
         doubles = over = drift = 0
         done = decisions = 0
-        order = [(False, True), (True, False)]
+        # Each round runs ours without decisions, with them, and the raw loop, in an order that
+        # turns from round to round: the machine's speed drifts, and every side gets its share.
+        kinds = [False, True, "raw"]
         for round_ in range(rounds):
-            for with_decisions in order[round_ % 2]:
+            for kind in kinds[round_ % 3 :] + kinds[: round_ % 3]:
+                if kind == "raw":
+                    rates["raw"].append(raw_run())
+                    continue
+                with_decisions = kind
                 back_to_the_queue()
                 since = timezone.now()
                 jobs = [(chunk, os.environ["DATABASE_URL"], with_decisions) for chunk in chunks]
@@ -311,22 +337,9 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
                                                 history_date__gte=since)  # fmt: skip
                 doubles += history.values("id").annotate(n=Count("history_id")).filter(n__gt=1).count()
                 drift += len(load_recount(repair=False))
-        # The baseline on the same tickets, unassigned again, from the same processes.
-        with connection.cursor() as cursor:
-            cursor.execute(RAW_SETUP)
-            cursor.execute(
-                "INSERT INTO bench_raw_load (team_id, agent_id, cap) SELECT team_id, agent_id, %s "
-                "FROM presence_teammembership WHERE team_id = %s",
-                [capacity, team.pk],
-            )
-            cursor.execute("UPDATE tickets_ticket SET assignee_id = NULL WHERE id = ANY(%s)", [ids])
-            cursor.execute("VACUUM ANALYZE")
-            cursor.execute("CHECKPOINT")
-        with timed() as raw:
-            raw_done = sum(_pool_map(_raw_worker, [(c, team.pk) for c in chunks], processes))
         picks.sort()
         ours_rate, bare_rate = statistics.median(rates[True]), statistics.median(rates[False])
-        raw_rate = raw_done / raw["seconds"]
+        raw_rate = statistics.median(rates["raw"])
         record(
             f"routing, team of {size}",
             assignments_per_s=round(ours_rate, 1),
@@ -337,6 +350,7 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
             runs_per_s={
                 "with_decisions": [round(r) for r in rates[True]],
                 "without": [round(r) for r in rates[False]],
+                "raw_sql": [round(r) for r in rates["raw"]],
             },  # fmt: skip
             decisions=decisions,
             pick_p50_ms=round(statistics.median(picks) * 1000, 2),
