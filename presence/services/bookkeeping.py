@@ -6,7 +6,8 @@ made most often; a crash may lose one without harm, since the next comes a minut
 coalesced first: a cache key per agent or token lets one time a minute through. Then
 
 - with the Redis cache, one round trip (a Lua script) does the coalescing, puts the time that
-  gets through in a Redis hash of pending times, and tells the caller whether to write the batch:
+  gets through in a Redis hash of pending times, and tells the caller whether to write the batch
+  (and each process skips the round trip while it knows the gate is closed, `_Pending`):
   everything pending, one statement per kind, written by whichever request comes once the last
   batch is `FLUSH_INTERVAL` seconds old, and by the sweeps that read these times
   (`bookkeeping_flush()` before they look), so a sweep sees every time recorded before it ran;
@@ -19,6 +20,7 @@ without waiting for the disk (`bookkeeping_transaction`).
 """
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,21 +118,34 @@ def bookkeeping_flush() -> int:
 class _Pending:
     """The Redis side: the coalescing gates, the hash of pending times and the batch's gate.
 
-    `record` is one round trip (a Lua script): the time's gate (SET NX, a minute), the time
-    into the pending hash if the gate let it through (HSET), and whether this call writes the
-    batch: something is pending and no batch was written in the last FLUSH_INTERVAL seconds
-    (SET NX on the batch's gate). Every call asks, not only those that record, so a batch waits
-    at most FLUSH_INTERVAL seconds for the next request."""
+    `record` is at most one round trip (a Lua script): the time's gate (SET NX, a minute), the
+    time into the pending hash if the gate let it through (HSET), and whether this call writes
+    the batch: something is pending and no batch was written in the last FLUSH_INTERVAL seconds
+    (SET NX on the batch's gate). Calls that record nothing ask too, so a batch waits at most
+    FLUSH_INTERVAL seconds for the next request that reaches Redis.
+
+    Each process also remembers how long each gate it asked about stays closed (the script
+    returns the gate's time to live), and does not ask again meanwhile: Redis would let nothing
+    through, so most heartbeats and token uses cost no round trip at all (a panel sends one
+    every few seconds, a gate opens once a minute). The process's window ends no later than
+    Redis's, since it counts from before the question. One exception: a process that left a
+    time pending while another had just written a batch asks again FLUSH_INTERVAL seconds
+    later whatever its gates say, so that time never waits for a gate to open."""
 
     SCRIPT = """
     if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
         redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
     end
-    if redis.call('EXISTS', KEYS[2]) == 1 and redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
-        return 1
+    local ttl = redis.call('PTTL', KEYS[1])
+    if redis.call('EXISTS', KEYS[2]) == 0 then
+        return {ttl, 0}
     end
-    return 0
+    if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
+        return {ttl, 1}
+    end
+    return {ttl, 2}
     """
+    WRITE, LEFT_PENDING = 1, 2  # what the script says of the batch (0: nothing pending)
 
     def __init__(self, backend: RedisCache):
         self.backend = backend
@@ -138,12 +153,25 @@ class _Pending:
         self.script = self.client.register_script(self.SCRIPT)
         self.hash = backend.make_key("presence:pending")
         self.gate = backend.make_key("presence:bookkeeping-flush")
+        self.clock = time.monotonic
+        self.closed_until: dict[str, float] = {}  # field -> when its gate opens, as far as we know
+        self.ask_again_at: float | None = None  # a time this process left pending: ask by then
+        self.prune_above = 1024
 
     def record(self, field: str, now: datetime) -> bool:
         """Record the time (if its gate lets it through); True if this call writes the batch."""
+        clock = self.clock()
+        if self.closed_until.get(field, 0.0) > clock and (self.ask_again_at is None or clock < self.ask_again_at):
+            return False  # the gate is closed: Redis would drop the time
         gate = self.backend.make_key(f"presence:{field}")
         args = [field, now.isoformat(), HEARTBEAT_WRITE_INTERVAL, FLUSH_INTERVAL]
-        return bool(self.script(keys=[gate, self.hash, self.gate], args=args))
+        ttl_ms, batch = self.script(keys=[gate, self.hash, self.gate], args=args)
+        self.closed_until[field] = clock + max(int(ttl_ms), 0) / 1000
+        self.ask_again_at = clock + FLUSH_INTERVAL if batch == self.LEFT_PENDING else None
+        if len(self.closed_until) > self.prune_above:
+            self.closed_until = {f: until for f, until in self.closed_until.items() if until > clock}
+            self.prune_above = max(1024, 2 * len(self.closed_until))
+        return batch == self.WRITE
 
     def take(self) -> dict[bytes, bytes]:
         pipe = self.client.pipeline(transaction=True)

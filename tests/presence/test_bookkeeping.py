@@ -8,7 +8,7 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -23,7 +23,7 @@ from presence.services import (
     presence_record_activity,
     presence_record_heartbeat,
 )
-from presence.services.bookkeeping import FLUSH_INTERVAL
+from presence.services.bookkeeping import FLUSH_INTERVAL, HEARTBEAT_WRITE_INTERVAL, _Pending, _redis
 from tests.factories import AgentFactory
 
 REDIS_URL = os.environ.get("TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -43,6 +43,16 @@ def redis_cache(db, settings):
 
 def _agents(n: int, prefix: str):
     return [AgentFactory(username=f"{prefix}{i}") for i in range(n)]
+
+
+def _later(seconds: float, *expired: str) -> None:
+    """`seconds` pass: the Redis keys named expire, and this process's memory of the gates ages
+    as much (its clock moves on)."""
+    for key in expired:
+        cache.delete(key)
+    pending = _redis()
+    clock = pending.clock
+    pending.clock = lambda: clock() + seconds
 
 
 def _statements(context) -> list[str]:
@@ -86,16 +96,84 @@ def test_a_coalesced_call_writes_the_batch_too(redis_cache):
     (ann,) = _agents(1, "coalesced-")
     at = timezone.now().replace(microsecond=0)
     presence_record_heartbeat(ann, now=at)
-    cache.delete("presence:bookkeeping-flush")  # FLUSH_INTERVAL seconds later
+    _later(FLUSH_INTERVAL + 1, "presence:bookkeeping-flush")
     presence_record_heartbeat(ann, now=at + timedelta(seconds=6))  # coalesced: not recorded
     assert AgentPresence.objects.get(agent=ann).last_heartbeat == at
+
+
+def _count_questions(pending: _Pending) -> list:
+    """The script calls this process's Redis side makes from now on."""
+    asked, script = [], pending.script
+
+    def counting(**kwargs):
+        asked.append(kwargs["args"][0])
+        return script(**kwargs)
+
+    pending.script = counting
+    return asked
+
+
+def test_a_process_asks_redis_about_a_closed_gate_once(redis_cache):
+    """A panel's heartbeats and token uses within the gate's minute cost no round trip."""
+    (ann,) = _agents(1, "once-")
+    token = Token.objects.create(user=ann)
+    asked = _count_questions(_redis())
+    at = timezone.now().replace(microsecond=0)
+    for second in range(10):
+        presence_record_heartbeat(ann, now=at + timedelta(seconds=second))
+        api_token_record_use(token, now=at + timedelta(seconds=second))
+    assert asked == [f"heartbeat:{ann.pk}", f"token-use:{token.key}"]
+    bookkeeping_flush()
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat == at
+    assert ApiTokenUse.objects.get(token=token).last_used_at == at
+
+
+def test_another_process_is_still_coalesced_by_redis(redis_cache):
+    (ann,) = _agents(1, "other-")
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(ann, now=at)
+    other = _Pending(caches["default"])  # another worker: it knows nothing of the gate yet
+    asked = _count_questions(other)
+    assert other.record(f"heartbeat:{ann.pk}", at + timedelta(seconds=3)) is False
+    assert other.record(f"heartbeat:{ann.pk}", at + timedelta(seconds=4)) is False
+    assert len(asked) == 1  # asked once, and learnt how long the gate stays closed
+    bookkeeping_flush()
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat == at  # Redis dropped the later times
+
+
+def test_a_gate_opens_here_when_it_opens_in_redis(redis_cache):
+    (ann,) = _agents(1, "reopen-")
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(ann, now=at)
+    bookkeeping_flush()
+    ttl = _redis().client.ttl(caches["default"].make_key(f"presence:heartbeat:{ann.pk}"))
+    assert 0 < ttl <= HEARTBEAT_WRITE_INTERVAL
+    _later(ttl, f"presence:heartbeat:{ann.pk}")  # the minute is over, here as in Redis
+    presence_record_heartbeat(ann, now=at + timedelta(minutes=1))
+    bookkeeping_flush()
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat == at + timedelta(minutes=1)
+
+
+def test_a_time_left_pending_is_asked_about_again_after_the_flush_interval(redis_cache):
+    """Another process had just written a batch when this one left a time pending: this one asks
+    again FLUSH_INTERVAL seconds later, though every gate it knows is still closed."""
+    (ann,) = _agents(1, "again-")
+    at = timezone.now().replace(microsecond=0)
+    presence_record_heartbeat(ann, now=at)  # the batch was written a moment ago (the fixture)
+    asked = _count_questions(_redis())
+    presence_record_heartbeat(ann, now=at + timedelta(seconds=1))
+    assert asked == []  # not yet
+    _later(FLUSH_INTERVAL, "presence:bookkeeping-flush")
+    presence_record_heartbeat(ann, now=at + timedelta(seconds=FLUSH_INTERVAL))
+    assert len(asked) == 1
+    assert AgentPresence.objects.get(agent=ann).last_heartbeat == at  # written by that call
 
 
 def test_nothing_pending_writes_nothing(redis_cache):
     (ann,) = _agents(1, "idle-")
     presence_record_heartbeat(ann)
     bookkeeping_flush()
-    cache.delete("presence:bookkeeping-flush")
+    _later(FLUSH_INTERVAL + 1, "presence:bookkeeping-flush")
     with CaptureQueriesContext(connection) as coalesced:
         presence_record_heartbeat(ann)
     assert len(coalesced) == 0
@@ -161,7 +239,7 @@ def test_a_failed_batch_is_put_back_and_a_newer_time_kept(redis_cache, monkeypat
     from presence.services import bookkeeping
 
     def broken(times):
-        cache.delete(f"presence:heartbeat:{bob.pk}")
+        _later(HEARTBEAT_WRITE_INTERVAL, f"presence:heartbeat:{bob.pk}")
         presence_record_heartbeat(bob, now=at + timedelta(minutes=1))  # came while the batch failed
         raise RuntimeError("database gone")
 
