@@ -605,11 +605,12 @@ def _time_wait_sockets() -> int:
     return count
 
 
-def _gunicorn(port: int, workers: int) -> subprocess.Popen:
-    """The project served by gunicorn as in production (DEBUG off), on the loopback."""
+def _gunicorn(port: int, workers: int, app: str = "config.wsgi") -> subprocess.Popen:
+    """The project (or the baseline's bare app) served by gunicorn as in production (DEBUG off),
+    on the loopback."""
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
@@ -654,25 +655,26 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
     """Heartbeats at a fixed rate, as a day of open panels sends them (not a saturating load):
     an open-loop asyncio client sends `rate` requests a second for `seconds` seconds, each on
     schedule whether or not earlier ones are answered, and latency counts from the scheduled
-    send time (no coordinated omission)."""
+    send time (no coordinated omission).
+
+    The baseline, just before: the same client at the same rate against a bare WSGI app that
+    answers 204 (bench/floor.py) under the same gunicorn, for a third of the time. Its p99 is
+    the machine's own at that moment: on this shared 2-core machine it moves several times over
+    within a run."""
     import asyncio
 
     print(f"heartbeats at {rate}/s for {seconds}s through gunicorn ({workers} workers), {agents} agents")
     tokens = _signed_in_tokens(agents, "beat")
     _quiet()
-    port = 8766
+    floor_port, port = 8767, 8766
+    floor = _fixed_rate_latencies(floor_port, workers, "bench.floor:application", tokens, rate, max(seconds // 3, 5))
     server = _gunicorn(port, workers)
     try:
         _wait_for(port)
         # Warm the workers up (their first requests import and connect) with a few agents.
         asyncio.run(_open_loop(port, tokens[:8], min(rate, 100), 3))
         before = _presence_updates()
-        # The client runs in a fresh process: in this one, whose heap the earlier benchmarks
-        # filled (the sweeps' 100,000 agents), garbage collections walking it stalled the client,
-        # and a stall counts as latency (after the sweeps: p99 77 ms, 27 ms with that heap frozen,
-        # 12 ms from a fresh process).
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            latencies, errors = pool.apply(_run_open_loop, (port, tokens, rate, seconds))
+        latencies, errors = _client_run(port, tokens, rate, seconds)
         time.sleep(2)
         writes = _presence_updates() - before
     finally:
@@ -683,17 +685,48 @@ def bench_heartbeat_rate(agents: int, rate: int, seconds: int, workers: int) -> 
     # together. The p99 of the rest is recorded beside the whole run's.
     steady = sorted(latency for at, latency in latencies if at >= 2)
     latencies = sorted(latency for _, latency in latencies)
+    floor_latencies = sorted(latency for _, latency in floor[0])
     record(
         "heartbeat fixed rate",
         target_rps=rate,
         achieved_rps=round(len(latencies) / seconds, 1),
-        p50_ms=round(latencies[len(latencies) // 2] * 1000, 2),
-        p99_ms=round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
-        p99_after_first_2s_ms=round(steady[int(len(steady) * 0.99)] * 1000, 2) if steady else None,
+        p50_ms=_ms_at(latencies, 0.5),
+        p99_ms=_ms_at(latencies, 0.99),
+        p99_after_first_2s_ms=_ms_at(steady, 0.99) if steady else None,
         errors=errors,
         db_writes_per_agent_per_min=round(writes / agents / math.ceil(seconds / 60), 2),
+        baseline_p50_ms=_ms_at(floor_latencies, 0.5),
+        baseline_p99_ms=_ms_at(floor_latencies, 0.99),
+        baseline="a bare WSGI app answering 204, same gunicorn, same rate, just before",
         target="p99 <= 25 ms, <= 1 write per agent per minute",
     )
+
+
+def _ms_at(ordered: list[float], quantile: float) -> float:
+    return round(ordered[int(len(ordered) * quantile)] * 1000, 2)
+
+
+def _fixed_rate_latencies(port: int, workers: int, app: str, tokens, rate: int, seconds: int):
+    """The fixed-rate client's (latencies, errors) against `app` served on `port`."""
+    import asyncio
+
+    server = _gunicorn(port, workers, app)
+    try:
+        _wait_for(port, "/")
+        asyncio.run(_open_loop(port, tokens[:8], min(rate, 100), 2))
+        return _client_run(port, tokens, rate, seconds)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _client_run(port: int, tokens, rate: int, seconds: int):
+    # The client runs in a fresh process: in this one, whose heap the earlier benchmarks filled
+    # (the sweeps' 100,000 agents), garbage collections walking it stalled the client, and a
+    # stall counts as latency (after the sweeps: p99 77 ms, 27 ms with that heap frozen, 12 ms
+    # from a fresh process).
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_run_open_loop, (port, tokens, rate, seconds))
 
 
 def _run_open_loop(port: int, tokens: list[str], rate: int, seconds: int):
@@ -773,12 +806,12 @@ async def _open_loop(port: int, tokens: list[str], rate: int, seconds: int):
     return latencies, errors
 
 
-def _wait_for(port: int) -> None:
+def _wait_for(port: int, path: str = "/healthz") -> None:
     import urllib.request
 
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1)
             return
         except Exception:  # noqa: BLE001 - still starting
             time.sleep(0.2)

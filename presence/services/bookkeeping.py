@@ -231,7 +231,7 @@ def _latest(column: str, times: dict, key_field: str):
 
 
 def _write_presence_time(column: str, times: dict[int, datetime], *, create: bool) -> int:
-    updated = AgentPresence.objects.filter(agent_id__in=times).update(**{column: _latest(column, times, "agent_id")})
+    updated = _update_presence_times(column, times)
     if create and updated < len(times):  # an agent with no presence row yet (created Offline)
         missing = set(times) - set(AgentPresence.objects.filter(agent_id__in=times).values_list("agent_id", flat=True))
         for agent in get_user_model().objects.filter(pk__in=missing):
@@ -242,8 +242,36 @@ def _write_presence_time(column: str, times: dict[int, datetime], *, create: boo
     return updated
 
 
+def _update_presence_times(column: str, times: dict[int, datetime]) -> int:
+    """Each agent's `column` moved on to their time. On PostgreSQL one statement of constant text
+    whose rows come in two arrays: the ORM's CASE with a branch per agent costs a batch of 500
+    about 0.2 s of CPU to build, and the database a comparison per agent and row."""
+    if connection.vendor != "postgresql":
+        return AgentPresence.objects.filter(agent_id__in=times).update(**{column: _latest(column, times, "agent_id")})
+    if column not in ("last_heartbeat", "last_activity"):  # the statement's text comes from it
+        raise ValueError(f"Not a bookkeeping time: {column!r}")
+    id_type = AgentPresence._meta.get_field("agent").target_field.rel_db_type(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AgentPresence._meta.db_table} p SET {column} = GREATEST(p.{column}, v.at) "
+            f"FROM unnest(%s::{id_type}[], %s::timestamptz[]) AS v (agent_id, at) WHERE p.agent_id = v.agent_id",
+            [list(times), list(times.values())],
+        )
+        return cursor.rowcount
+
+
 def _write_token_uses(times: dict[str, datetime]) -> int:
+    """Each token's last use moved on to its time. Tokens deleted since their use are left out,
+    and one deleted at this very moment drops the batch (its use no longer matters; the others'
+    next use writes again)."""
+    if connection.vendor == "postgresql":
+        return _upsert_token_uses(times)
+
     def upsert():
+        stored = ApiTokenUse.objects.filter(token_id__in=times).values_list("token_id", "last_used_at")
+        for key, at in list(stored):  # never moved back
+            if at >= times[key]:
+                del times[key]
         ApiTokenUse.objects.bulk_create(
             [ApiTokenUse(token_id=key, last_used_at=at) for key, at in times.items()],
             update_conflicts=True, unique_fields=["token"], update_fields=["last_used_at"],
@@ -251,9 +279,7 @@ def _write_token_uses(times: dict[str, datetime]) -> int:
 
     if len(times) == 1:  # written through, for the token this request has just read
         upsert()
-        return 1
-    # A batch: tokens deleted since their use are left out, and one deleted at this very moment
-    # drops the batch (its use no longer matters; the others' next use writes again).
+        return len(times)
     times = {key: times[key] for key in Token.objects.filter(key__in=times).values_list("key", flat=True)}
     try:
         with transaction.atomic():
@@ -262,6 +288,24 @@ def _write_token_uses(times: dict[str, datetime]) -> int:
         logger.info("A token was deleted while its use was written; %d uses dropped", len(times))
         return 0
     return len(times)
+
+
+def _upsert_token_uses(times: dict[str, datetime]) -> int:
+    """PostgreSQL: one statement of constant text, the uses in two arrays, the tokens that still
+    exist joined in, a use never moved back."""
+    uses, tokens = ApiTokenUse._meta.db_table, Token._meta.db_table
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {uses} AS u (token_id, last_used_at) SELECT v.key, v.at "
+                f"FROM unnest(%s::varchar[], %s::timestamptz[]) AS v (key, at) JOIN {tokens} t ON t.key = v.key "
+                "ON CONFLICT (token_id) DO UPDATE SET last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)",
+                [list(times), list(times.values())],
+            )
+            return cursor.rowcount
+    except IntegrityError:
+        logger.info("A token was deleted while its use was written; %d uses dropped", len(times))
+        return 0
 
 
 @dataclass(frozen=True)
