@@ -157,7 +157,8 @@ class RoutingDecision(models.Model):
     candidates = models.IntegerField(help_text="Members considered: read for the pick, and passed over ahead of it.")
     load = models.IntegerField(null=True, help_text="The chosen agent's open tickets of the channel, before this one.")
     capacity = models.IntegerField(null=True)
-    # [{"agent": id, "username": name, "reason": PassedOver value}, ...] in the team's order.
+    # [{"agent": id, "reason": PassedOver value}, ...] in the team's order. The usernames are
+    # read with the decisions (tickets.selectors.routing_decisions_of), not written by routing.
     passed_over = models.JSONField(default=list, blank=True)
     reason = models.CharField(max_length=100, blank=True)  # what started the routing
     at = models.DateTimeField(default=timezone.now)  # no index: see decisions_purge

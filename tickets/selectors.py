@@ -167,5 +167,14 @@ DECISIONS_SHOWN = 20
 
 
 def routing_decisions_of(ticket: Ticket) -> list[RoutingDecision]:
-    """Why this ticket went where it went (T11), newest first."""
-    return list(RoutingDecision.objects.filter(ticket=ticket).select_related("agent")[:DECISIONS_SHOWN])
+    """Why this ticket went where it went (T11), newest first, each member passed over with their
+    username (None for a deleted user): one more query for all of them, if anyone was."""
+    decisions = list(RoutingDecision.objects.filter(ticket=ticket).select_related("agent")[:DECISIONS_SHOWN])
+    rows = [row for decision in decisions for row in decision.passed_over]
+    if rows:
+        names = dict(
+            get_user_model().objects.filter(pk__in={row["agent"] for row in rows}).values_list("pk", "username")
+        )
+        for row in rows:
+            row["username"] = names.get(row["agent"])
+    return decisions

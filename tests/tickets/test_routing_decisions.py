@@ -13,6 +13,7 @@ from presence.services import presence_change_status
 from tests.concurrency import held_elsewhere
 from tests.factories import StatusFactory, TicketFactory, recount_load
 from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket
+from tickets.selectors import routing_decisions_of
 from tickets.services import tickets_route
 from tickets.services.decisions import decisions_purge
 
@@ -48,7 +49,8 @@ def test_a_load_balanced_pick_records_every_reason_a_better_member_was_passed_ov
     assert ticket.assignee == chosen
     assert (decision.agent, decision.method) == (chosen, RoutingDecision.Method.LOAD_BALANCE)
     assert (decision.load, decision.capacity) == (1, 5)
-    reasons = {row["username"]: row["reason"] for row in decision.passed_over}
+    (shown,) = routing_decisions_of(ticket)  # the usernames are read with the decision
+    reasons = {row["username"]: row["reason"] for row in shown.passed_over}
     assert list(reasons) == ["noemail", "chatonly", "full"]  # the team's order: load, then id
     assert reasons["noemail"] == Reason.NO_CAPABILITY
     assert reasons["full"] == Reason.AT_CAPACITY
@@ -67,7 +69,12 @@ def test_a_member_another_router_holds_is_recorded_as_locked(make_team, make_age
     with held_elsewhere(AgentPresence.objects.filter(agent=held)):
         ticket, decision = _route_one(team)
     assert ticket.assignee == other
-    assert decision.passed_over == [{"agent": held.pk, "username": "held", "reason": Reason.LOCKED}]
+    assert decision.passed_over == [{"agent": held.pk, "reason": Reason.LOCKED}]
+    held_id = held.pk
+    held.delete()  # a deleted user: the decision still names them by id
+    (shown,) = routing_decisions_of(ticket)
+    assert shown.passed_over == [{"agent": held_id, "username": None, "reason": Reason.LOCKED}]
+    assert shown.passed_over_labels() == [(f"#{held_id}", Reason.LOCKED.label)]
 
 
 @pytest.mark.sqlite

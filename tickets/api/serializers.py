@@ -87,7 +87,7 @@ class LiveChatAvailabilitySerializer(serializers.Serializer):
 
 class PassedOverSerializer(serializers.Serializer):
     agent = serializers.IntegerField()
-    username = serializers.CharField()
+    username = serializers.CharField(allow_null=True, help_text="Null once the user is deleted.")
     reason = serializers.ChoiceField(choices=RoutingDecision.PassedOver.choices)
 
 

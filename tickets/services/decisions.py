@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
@@ -161,7 +160,6 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
         "membership": TeamMembership._meta.db_table,
         "load": AgentLoad._meta.db_table,
         "profile": AgentProfile._meta.db_table,
-        "user": get_user_model()._meta.db_table,
     }
     # One line: psycopg caches its parsing of a statement only up to 4 kB, and this one rides
     # in the move statement (tickets.services.moves), which is most of that already.
@@ -169,11 +167,12 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
     # Lean on purpose: the statement runs once per routed ticket. In a small team what it costs
     # is mostly the executor setting up and closing each node of its plan on every execution,
     # so the members ahead come from one walk of the pick index, and each one's profile and load
-    # (for the reason) and username from correlated lookups by primary key: no hash join, window
-    # or sort to set up. In a large team the walk itself costs most: it crosses the old index
-    # entries every assignment leaves behind until a vacuum (docs/benchmarks.md, 2026-12-07).
-    # jsonb_agg takes the members in the walk's order (nothing reorders a limited index scan
-    # feeding an aggregate).
+    # (for the reason) from correlated lookups by primary key: no hash join, window or sort to
+    # set up. Their usernames are read with the decisions (tickets.selectors): looked up here,
+    # they were four fifths of what the members ahead cost. In a large team the walk itself
+    # costs most: it crosses the old index entries every assignment leaves behind until a
+    # vacuum (docs/benchmarks.md, 2026-12-07). jsonb_agg takes the members in the walk's order
+    # (nothing reorders a limited index scan feeding an aggregate).
     return " ".join(
         f"""
         INSERT INTO {tables["decision"]}
@@ -184,7 +183,6 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
         LEFT JOIN LATERAL (
             SELECT jsonb_agg(jsonb_build_object(
                 'agent', m.agent_id,
-                'username', (SELECT u.username FROM {tables["user"]} u WHERE u.id = m.agent_id),
                 'reason', CASE WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'
                                WHEN NOT {eligible} THEN '{Reason.NOT_ELIGIBLE}'
                                ELSE (SELECT CASE WHEN NOT p.can_{capability} THEN '{Reason.NO_CAPABILITY}'
@@ -210,7 +208,7 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
 
 def _passed_over(pick: Pick, team_id, team_method, capability, chat, exclude) -> list[dict]:
     members = TeamMembership.objects.filter(team_id=team_id, routable_chat=True).select_related(
-        "agent", "agent__load", "agent__agent_profile"
+        "agent__load", "agent__agent_profile"
     )
     if team_method == RoutingMethod.ROUND_ROBIN:
         never = pick.last_assigned_at is None
@@ -242,5 +240,5 @@ def _passed_over(pick: Pick, team_id, team_method, capability, chat, exclude) ->
             why = Reason.AT_CAPACITY
         else:
             why = Reason.LOCKED
-        passed.append({"agent": member.agent_id, "username": member.agent.get_username(), "reason": str(why)})
+        passed.append({"agent": member.agent_id, "reason": str(why)})
     return passed
