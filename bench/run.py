@@ -175,19 +175,20 @@ def bench_reassign(sizes: list[int], repeats: int = 5) -> None:
 # --- 2. routing from 8 processes ----------------------------------------------------------------
 
 
-def _route_worker(args) -> list[float]:
+def _route_worker(args) -> list[tuple[bool, float]]:
+    """Route these tickets one by one: (with decisions, seconds) for each. `decisions` is True,
+    False, or "alternate": every other ticket with them."""
     ids, db_url, decisions = args
     os.environ["DATABASE_URL"] = db_url
     connections.close_all()
     from tickets.services import tickets_route
 
-    settings.ROUTING_DECISIONS = decisions
-
     picks = []
-    for ticket_id in ids:
+    for i, ticket_id in enumerate(ids):
+        settings.ROUTING_DECISIONS = i % 2 == 0 if decisions == "alternate" else decisions
         start = time.perf_counter()
         tickets_route([ticket_id])
-        picks.append(time.perf_counter() - start)
+        picks.append((settings.ROUTING_DECISIONS, time.perf_counter() - start))
     connections.close_all()
     return picks
 
@@ -249,7 +250,14 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
     loop, in an order that turns from round to round, put back in the queue before each run;
     each side's median rate is compared (the ratio too: one raw run after all of ours compared
     different speeds of the machine). Every run with decisions is checked for doubles, overruns
-    and counter drift."""
+    and counter drift.
+
+    Even so the machine's speed can change between two runs of a round (2026-12-07: one team's
+    rounds went from 1,000 to 580 a second in mid-run, for both sides). So each round also
+    routes the tickets once with decisions for every other ticket: the two halves share every
+    moment of the run, and the mean time of a pick with decisions against one without is what
+    they cost, whatever the machine did (`decisions_cost_interleaved_pct`, the median of the
+    rounds')."""
     from django.db.models import Count
     from django.utils import timezone
 
@@ -308,14 +316,15 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
         with connection.cursor() as cursor:
             cursor.execute(RAW_SETUP)
         rates: dict[object, list[float]] = {False: [], True: [], "raw": []}
+        interleaved: list[float] = []  # per round: mean pick with decisions / mean without
         picks: list[float] = []
         doubles = over = drift = 0
         done = decisions = 0
         # Each round runs ours without decisions, with them, and the raw loop, in an order that
         # turns from round to round: the machine's speed drifts, and every side gets its share.
-        kinds = [False, True, "raw"]
+        kinds = [False, True, "raw", "alternate"]
         for round_ in range(rounds):
-            for kind in kinds[round_ % 3 :] + kinds[: round_ % 3]:
+            for kind in kinds[round_ % 4 :] + kinds[: round_ % 4]:
                 if kind == "raw":
                     rates["raw"].append(raw_run())
                     continue
@@ -324,12 +333,19 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
                 since = timezone.now()
                 jobs = [(chunk, os.environ["DATABASE_URL"], with_decisions) for chunk in chunks]
                 with timed() as took:
-                    run_picks = [p for chunk in _pool_map(_route_worker, jobs, processes) for p in chunk]
+                    per_process = _pool_map(_route_worker, jobs, processes)
+                run_picks = [p for chunk in per_process for p in chunk]
                 assigned = Ticket.objects.filter(pk__in=ids, assignee__isnull=False)
+                if kind == "alternate":
+                    # Each process's first picks connect and prepare their statements: left out.
+                    steady = [p for chunk in per_process for p in chunk[20:]]
+                    with_, without = ([s for on, s in steady if on is side] for side in (True, False))
+                    interleaved.append(statistics.mean(with_) / statistics.mean(without))
+                    continue
                 rates[with_decisions].append(assigned.count() / took["seconds"])
                 if not with_decisions:
                     continue
-                picks += run_picks
+                picks += [seconds for _, seconds in run_picks]
                 done = assigned.count()
                 decisions = RoutingDecision.objects.filter(ticket_id__in=ids).count()
                 over += sum(1 for row in assigned.values("assignee").annotate(n=Count("id")) if row["n"] > capacity)
@@ -347,6 +363,8 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
             ratio=round(raw_rate / ours_rate, 2),
             without_decisions_per_s=round(bare_rate, 1),
             decisions_cost_pct=round((bare_rate / ours_rate - 1) * 100, 1),
+            decisions_cost_interleaved_pct=round((statistics.median(interleaved) - 1) * 100, 1),
+            interleaved_rounds_pct=[round((r - 1) * 100, 1) for r in interleaved],
             runs_per_s={
                 "with_decisions": [round(r) for r in rates[True]],
                 "without": [round(r) for r in rates[False]],
