@@ -64,27 +64,46 @@ def eligible_q(prefix: str = "", *, chat: bool | None = None) -> Q:
     return q
 
 
-def eligible_sql(presence: str, status: str, *, chat: bool | None = None) -> str:
-    """The same rule as an SQL condition on a presence row (alias `presence`) joined to its
-    status (alias `status`), for the few raw statements that must be lean (routing's pick)."""
-    from presence.models import AgentPresence
+def eligible_sql(presence: str, *, chat: bool | None = None) -> str:
+    """The same rule as an SQL condition on a presence row (alias `presence`), for the few raw
+    statements that must be lean (routing's pick).
 
-    def column(path: str, value) -> str:
-        *relation, name = path.split("__")
-        model, alias = AgentPresence, presence
-        if relation:  # one hop: the status
-            (hop,) = relation
-            model, alias = AgentPresence._meta.get_field(hop).related_model, status
-        column = model._meta.get_field(name).column
+    The status's flags are not joined: each clause set asks whether the row's status is among
+    the ids a sub-select of the statuses gives, run once per statement. Joined, PostgreSQL would
+    estimate the rule by the share of statuses that pass it (one in fourteen here), not by the
+    share of agents (in a team at work, nearly all): the pick's plan, made once per connection
+    without the parameters, then weighed walking the team's index against reading and sorting
+    the whole team as near equals, and in some runs chose the second, twice as slow
+    (docs/benchmarks.md, 2026-12-07, second session). `= ANY(ARRAY(...))` is estimated as
+    nearly always true, so the walk wins by far; SQLite gets `IN (...)`."""
+    from django.db import connection
+
+    from presence.models import AgentPresence, Status
+
+    def column(path: str, value, alias: str, model) -> str:
+        name = model._meta.get_field(path).column
         if value is None:
-            return f"{alias}.{column} IS NULL"
+            return f"{alias}.{name} IS NULL"
         if isinstance(value, bool):
-            return f"{alias}.{column}" if value else f"NOT {alias}.{column}"
+            return f"{alias}.{name}" if value else f"NOT {alias}.{name}"
         raise ValueError(f"{path}: only booleans and None are written as SQL")
 
-    return " OR ".join(
-        "(" + " AND ".join(column(path, value) for path, value in clauses) + ")" for clauses in _clauses_for(chat)
-    )
+    status_column = f"{presence}.{AgentPresence._meta.get_field('status').column}"
+    arms = []
+    for clauses in _clauses_for(chat):
+        own = [column(path, value, presence, AgentPresence) for path, value in clauses if "__" not in path]
+        flags = [column(path.removeprefix("status__"), value, "st", Status)
+                 for path, value in clauses if path.startswith("status__")]  # fmt: skip
+        if len(own) + len(flags) != len(clauses):
+            raise ValueError("The rule's paths go one hop at most, to the status")
+        if flags:
+            statuses = f"SELECT st.id FROM {Status._meta.db_table} st WHERE {' AND '.join(flags)}"
+            if connection.vendor == "postgresql":
+                own.append(f"{status_column} = ANY(ARRAY({statuses}))")
+            else:
+                own.append(f"{status_column} IN ({statuses})")
+        arms.append("(" + " AND ".join(own) + ")")
+    return " OR ".join(arms)
 
 
 def overflow_q(prefix: str = "") -> Q:

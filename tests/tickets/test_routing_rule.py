@@ -43,13 +43,11 @@ def _availability(agent) -> str:
 
 
 def _eligible_in_raw_sql(agents, *, chat) -> set[int]:
-    """The agents `eligible_sql` selects, in a raw query over presence joined to status, as
-    routing's pick runs it."""
+    """The agents `eligible_sql` selects, in a raw query over presence, as routing's pick runs it."""
     ids = [agent.pk for agent in agents]
     sql = (
         f"SELECT s.agent_id FROM {AgentPresence._meta.db_table} s"
-        f" JOIN {Status._meta.db_table} st ON st.id = s.status_id"
-        f" WHERE s.agent_id IN ({', '.join(['%s'] * len(ids))}) AND ({eligible_sql('s', 'st', chat=chat)})"
+        f" WHERE s.agent_id IN ({', '.join(['%s'] * len(ids))}) AND ({eligible_sql('s', chat=chat)})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)

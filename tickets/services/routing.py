@@ -62,12 +62,11 @@ class Member:
 
 
 def _tables() -> dict[str, str]:
-    from presence.models import AgentLoad, AgentPresence, AgentProfile, Status
+    from presence.models import AgentLoad, AgentPresence, AgentProfile
 
     return {
         "membership": TeamMembership._meta.db_table,
         "presence": AgentPresence._meta.db_table,
-        "status": Status._meta.db_table,
         "load": AgentLoad._meta.db_table,
         "profile": AgentProfile._meta.db_table,
     }
@@ -100,7 +99,7 @@ def _page(
     if not chat:
         where.append("m.routable")
     where += [
-        f"({eligible_sql('s', 'st', chat=chat)})",
+        f"({eligible_sql('s', chat=chat)})",
         f"p.can_{capability}",
         f"l.{capability} < p.capacity_{capability}",
     ]
@@ -123,7 +122,6 @@ def _page(
         "SELECT m.agent_id, m.overflow, m.load, l.{capability}, p.capacity_{capability}, m.last_assigned_at"
         " FROM {membership} m"
         " JOIN {presence} s ON s.agent_id = m.agent_id"
-        " JOIN {status} st ON st.id = s.status_id"
         " JOIN {load} l ON l.agent_id = m.agent_id"
         " JOIN {profile} p ON p.user_id = m.agent_id"
         " WHERE {where} ORDER BY {order} LIMIT {size:d} {lock}"
