@@ -9,6 +9,7 @@ from presence.models import PresenceSettings, Status, TeamMembership
 from presence.roles import roles_setup
 from tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory, sync_routing
 from tickets.models import RoutingMethod, TeamRouting
+from webhooks.selectors import subscriptions_clear
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -35,6 +36,7 @@ def _builtin_rows(request):
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
+    subscriptions_clear()  # what this process remembers of the webhooks' subscriptions
     yield
     cache.clear()
 

@@ -24,9 +24,13 @@ class WebhooksConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from presence.signals import coverage_changed, status_request_decided, statuses_changed
         from tickets.signals import tickets_assigned
         from webhooks import receivers
+        from webhooks.models import Webhook
+        from webhooks.selectors import subscriptions_forget
 
         statuses_changed.connect(receivers.on_statuses_changed, dispatch_uid="webhooks.on_statuses_changed")
         status_request_decided.connect(
@@ -34,3 +38,6 @@ class WebhooksConfig(AppConfig):
         )
         tickets_assigned.connect(receivers.on_tickets_assigned, dispatch_uid="webhooks.on_tickets_assigned")
         coverage_changed.connect(receivers.on_coverage_changed, dispatch_uid="webhooks.on_coverage_changed")
+        # What this process remembers of the subscriptions (selectors._Unwanted) goes with any change.
+        post_save.connect(subscriptions_forget, sender=Webhook, dispatch_uid="webhooks.subscriptions_forget_saved")
+        post_delete.connect(subscriptions_forget, sender=Webhook, dispatch_uid="webhooks.subscriptions_forget_deleted")

@@ -12,7 +12,7 @@ def on_statuses_changed(sender, *, changes, actor, source, **kwargs) -> None:
     """`status.changed` for each change now; the changed agents' teams' live chat once the changes
     have committed (the count must see them). One lookup of the subscriptions serves a whole
     batch of changes (a sweep's), so it costs one query however many agents changed."""
-    subscribed = selectors.subscriptions()
+    subscribed = selectors.subscriptions([Event.STATUS_CHANGED, Event.LIVE_CHAT_AVAILABILITY_CHANGED])
     if subscribed.get(Event.STATUS_CHANGED):
         for change in changes:
             data = events.status_changed_data(

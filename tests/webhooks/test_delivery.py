@@ -18,7 +18,7 @@ from presence.services.status_change import Applied
 from tests.factories import AgentFactory
 from tests.webhooks.conftest import SECRET, free_port
 from webhooks import selectors
-from webhooks.models import Delivery, Event
+from webhooks.models import Delivery, Event, Webhook
 from webhooks.receivers import on_statuses_changed
 from webhooks.services import (
     BACKOFF,
@@ -232,6 +232,88 @@ def test_emitting_with_no_webhook_costs_one_query(make_webhook, statuses, django
     with django_assert_max_num_queries(1):
         assert deliveries_requeue_task() == 0
     assert Delivery.objects.count() == 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> _Clock:
+    """The clock of what this process remembers of the subscriptions."""
+    clock = _Clock()
+    monkeypatch.setattr(selectors._unwanted, "clock", clock)
+    return clock
+
+
+def test_an_event_nobody_wants_costs_no_query_while_the_process_remembers(
+    db, clock, settings, django_assert_num_queries
+):
+    settings.WEBHOOK_SUBSCRIPTIONS_SECONDS = 5
+    with django_assert_num_queries(1):
+        assert selectors.subscribed_webhook_ids(Event.TICKET_ASSIGNED) == []
+    with django_assert_num_queries(0):
+        assert selectors.subscribed_webhook_ids(Event.TICKET_ASSIGNED) == []
+        assert webhooks_emit(Event.STATUS_CHANGED, {"x": 1}) == []
+    clock.now += 5
+    with django_assert_num_queries(1):  # read again once the time is up
+        assert selectors.subscribed_webhook_ids(Event.TICKET_ASSIGNED) == []
+
+
+def test_an_event_a_webhook_wants_is_read_every_time(make_webhook, clock, django_assert_num_queries):
+    """So a webhook deleted or switched off meanwhile gets nothing more, in any process."""
+    hook = make_webhook("https://a.example/", events=[Event.STATUS_CHANGED])
+    selectors.subscriptions_clear()  # as if another process had made it
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == [hook.pk]
+    with django_assert_num_queries(0):  # the other events are still known to be unwanted
+        assert selectors.subscribed_webhook_ids(Event.TICKET_ASSIGNED) == []
+    Webhook.objects.filter(pk=hook.pk).update(active=False)  # another process switches it off
+    with django_assert_num_queries(1):
+        assert webhooks_emit(Event.STATUS_CHANGED, {"x": 1}) == []
+
+
+def test_a_webhook_saved_in_this_process_is_seen_at_once(make_webhook, clock):
+    assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == []  # remembered: nobody
+    hook = make_webhook("https://a.example/", events=[Event.STATUS_CHANGED])
+    assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == [hook.pk]
+    hook.delete()
+    assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == []
+
+
+def test_another_process_s_new_webhook_is_seen_within_the_ttl(make_webhook, clock, settings):
+    settings.WEBHOOK_SUBSCRIPTIONS_SECONDS = 5
+    hook = make_webhook("https://a.example/", events=[Event.STATUS_CHANGED], active=False)
+    selectors.subscriptions_clear()
+    assert webhooks_emit(Event.STATUS_CHANGED, {"x": 1}) == []  # remembered: nobody
+    Webhook.objects.filter(pk=hook.pk).update(active=True)  # another process, no signal here
+    clock.now += 4.9
+    assert webhooks_emit(Event.STATUS_CHANGED, {"x": 1}) == []
+    clock.now += 0.1
+    assert [d.webhook_id for d in webhooks_emit(Event.STATUS_CHANGED, {"x": 1})] == [hook.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_rolled_back_leaves_nothing_remembered(make_webhook, clock, django_assert_num_queries):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        make_webhook("https://a.example/", events=[Event.STATUS_CHANGED])
+        # Seen inside its transaction, but not remembered: the change may not last.
+        assert len(selectors.subscribed_webhook_ids(Event.STATUS_CHANGED)) == 1
+        with django_assert_num_queries(1):
+            assert selectors.subscribed_webhook_ids(Event.TICKET_ASSIGNED) == []
+        raise RuntimeError("rolled back")
+    with django_assert_num_queries(1):
+        assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == []
+    with django_assert_num_queries(0):
+        assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == []
+    with transaction.atomic():
+        hook = make_webhook("https://b.example/", events=[Event.STATUS_CHANGED])
+    assert selectors.subscribed_webhook_ids(Event.STATUS_CHANGED) == [hook.pk]  # committed: forgotten
 
 
 def test_subscriptions_are_read_in_one_query(make_webhook, django_assert_num_queries):
