@@ -42,11 +42,11 @@ def subscriptions(events=None) -> dict[str, list[int]]:
 class _Unwanted:
     """The events no active webhook wanted at this process's last read, trusted for
     WEBHOOK_SUBSCRIPTIONS_SECONDS: most helpdesks have no webhook for most events, and routing
-    asked on every ticket it placed (a tenth of what a pick costs, docs/benchmarks.md).
+    asked on every ticket it placed (about a tenth of a routed ticket's time, docs/benchmarks.md).
 
     Only "nobody wants it" is remembered. An event that some webhook wants is read afresh every
-    time, so a webhook deleted or deactivated meanwhile never gets one (its delivery would not
-    even be written: the row it points to is gone). A webhook saved or deleted in this process
+    time, so a webhook deleted or switched off meanwhile gets none: no delivery is written for a
+    row that is gone. A webhook saved or deleted in this process
     makes it forget at once (`forget`, on Webhook's post_save and post_delete), and it learns
     nothing new until that transaction ends, so a rolled-back change leaves nothing behind;
     other processes see a new webhook or subscription within the TTL."""
