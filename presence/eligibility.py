@@ -74,7 +74,7 @@ def eligible_sql(presence: str, *, chat: bool | None = None) -> str:
     share of agents (in a team at work, nearly all): the pick's plan, made once per connection
     without the parameters, then weighed walking the team's index against reading and sorting
     the whole team as near equals, and in some runs chose the second, twice as slow
-    (docs/benchmarks.md, 2026-12-07, second session). `= ANY(ARRAY(...))` is estimated as
+    (docs/benchmarks.md, "runs D, E and F"). `= ANY(ARRAY(...))` is estimated as
     nearly always true, so the walk wins by far; SQLite gets `IN (...)`."""
     from django.db import connection
 

@@ -46,10 +46,10 @@ class _Unwanted:
 
     Only "nobody wants it" is remembered. An event that some webhook wants is read afresh every
     time, so a webhook deleted or switched off meanwhile gets none: no delivery is written for a
-    row that is gone. A webhook saved or deleted in this process
-    makes it forget at once (`forget`, on Webhook's post_save and post_delete), and it learns
-    nothing new until that transaction ends, so a rolled-back change leaves nothing behind;
-    other processes see a new webhook or subscription within the TTL."""
+    row that is gone. A webhook saved or deleted in this process makes it forget at once
+    (`forget`, on Webhook's post_save and post_delete), and it learns nothing new until that
+    transaction ends, so a rolled-back change leaves nothing behind; other processes see a new
+    webhook or subscription within the TTL."""
 
     def __init__(self) -> None:
         self.clock = time.monotonic
