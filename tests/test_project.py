@@ -156,15 +156,27 @@ def test_demo_days_sets_the_length_of_the_history(statuses):
     _assert_one_chain_per_agent()
 
 
-def test_demo_data_on_a_later_day_adds_the_days_in_between(statuses):
-    _demo()
-    first = _demo_rows()
-    with time_machine.travel(timezone.now() + timedelta(days=3), tick=True):
+@pytest.mark.parametrize("hour", [10, 20], ids=["first run in the morning", "first run in the evening"])
+def test_demo_data_on_a_later_day_adds_the_days_in_between(hour, statuses):
+    # Run at 20:00, the first run's shifts (8 hours from now) end after midnight: the next day has
+    # a shift on it already, so it is not planned again; every other day gets a shift of its own.
+    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    first_day = timezone.now().astimezone(zone).date() - timedelta(days=1)
+    with time_machine.travel(datetime.combine(first_day, time(hour), tzinfo=zone), tick=True):
         _demo()
-        zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        first = _demo_rows()
+    with time_machine.travel(datetime.combine(first_day + timedelta(days=3), time(hour), tzinfo=zone), tick=True):
+        _demo()
         today = timezone.now().astimezone(zone).date()
-        started = {s.astimezone(zone).date() for s in Shift.objects.values_list("start_applied_at", flat=True) if s}
-        assert {today - timedelta(days=n) for n in range(10)} <= started  # every day, the first run's too
+        shifts = Shift.objects.order_by("agent_id", "start").values_list("agent_id", "start", "end", "start_applied_at")
+        started = {applied.astimezone(zone).date() for _, _, _, applied in shifts if applied}
+        ends = {(end - timedelta(microseconds=1)).astimezone(zone).date() for _, _, end, _ in shifts}
+        ten_days = {today - timedelta(days=n) for n in range(10)}
+        crossed = {first_day + timedelta(days=1)} if hour == 20 else set()
+        assert ten_days - crossed <= started  # every day, the first run's too
+        assert crossed <= ends and not crossed & started
+        for (agent, _, end, _), (next_agent, next_start, _, _) in zip(shifts, shifts[1:], strict=False):
+            assert agent != next_agent or end <= next_start  # no shift planned over another
         _assert_one_chain_per_agent()
         assert load_recount(repair=False) == []
         # what the first run left running (shifts, the meeting) is settled, not left for the sweeps
