@@ -178,20 +178,30 @@ def bench_reassign(sizes: list[int], repeats: int = 5) -> None:
 # --- 2. routing from 8 processes ----------------------------------------------------------------
 
 
-def _route_worker(args) -> list[tuple[bool, float]]:
-    """Route these tickets one by one: (with decisions, seconds) for each. `decisions` is True,
-    False, or "alternate": every other ticket with them."""
+def _cpu_ns(pid: int) -> int:
+    """The CPU time a process has had, in nanoseconds, as the scheduler counts it (Linux)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def _route_worker(args) -> list[tuple[bool, float, int]]:
+    """Route these tickets one by one: (with decisions, seconds, CPU nanoseconds of this process
+    and its database backend) for each. `decisions` is True, False, or "alternate": every other
+    ticket with them."""
     ids, db_url, decisions = args
     os.environ["DATABASE_URL"] = db_url
     connections.close_all()
     from tickets.services import tickets_route
 
+    connection.ensure_connection()
+    me, backend = os.getpid(), connection.connection.info.backend_pid
     picks = []
     for i, ticket_id in enumerate(ids):
         settings.ROUTING_DECISIONS = i % 2 == 0 if decisions == "alternate" else decisions
-        start = time.perf_counter()
+        cpu, start = _cpu_ns(me) + _cpu_ns(backend), time.perf_counter()
         tickets_route([ticket_id])
-        picks.append((settings.ROUTING_DECISIONS, time.perf_counter() - start))
+        seconds = time.perf_counter() - start
+        picks.append((settings.ROUTING_DECISIONS, seconds, _cpu_ns(me) + _cpu_ns(backend) - cpu))
     connections.close_all()
     return picks
 
@@ -258,9 +268,13 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
     Even so the machine's speed can change between two runs of a round (2026-12-07: one team's
     rounds went from 1,000 to 580 a second in mid-run, for both sides). So each round also
     routes the tickets once with decisions for every other ticket: the two halves share every
-    moment of the run, and the mean time of a pick with decisions against one without is what
-    they cost, whatever the machine did (`decisions_cost_interleaved_pct`, the median of the
-    rounds')."""
+    moment of the run. Two figures come from it, each the median of the rounds':
+    - `decisions_cost_cpu_pct`, what limits routing on a machine it saturates: the CPU time a
+      ticket costs, the routing process's and its database backend's (the scheduler's count,
+      /proc/<pid>/schedstat), with decisions against without;
+    - `decisions_cost_interleaved_pct`, the latency: the mean time of a pick with decisions
+      against one without. Most of a pick's time on a saturated machine is waiting for a core,
+      whatever the pick's own work, so this understates what decisions cost the throughput."""
     from django.db.models import Count
     from django.utils import timezone
 
@@ -320,6 +334,7 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
             cursor.execute(RAW_SETUP)
         rates: dict[object, list[float]] = {False: [], True: [], "raw": []}
         interleaved: list[float] = []  # per round: mean pick with decisions / mean without
+        interleaved_cpu: list[float] = []  # per round: mean CPU per ticket with decisions / without
         picks: list[float] = []
         doubles = over = drift = 0
         done = decisions = 0
@@ -342,13 +357,14 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
                 if kind == "alternate":
                     # Each process's first picks connect and prepare their statements: left out.
                     steady = [p for chunk in per_process for p in chunk[20:]]
-                    with_, without = ([s for on, s in steady if on is side] for side in (True, False))
-                    interleaved.append(statistics.mean(with_) / statistics.mean(without))
+                    on, off = ([p for p in steady if p[0] is side] for side in (True, False))
+                    interleaved.append(statistics.mean(p[1] for p in on) / statistics.mean(p[1] for p in off))
+                    interleaved_cpu.append(statistics.mean(p[2] for p in on) / statistics.mean(p[2] for p in off))
                     continue
                 rates[with_decisions].append(assigned.count() / took["seconds"])
                 if not with_decisions:
                     continue
-                picks += [seconds for _, seconds in run_picks]
+                picks += [seconds for _, seconds, _ in run_picks]
                 done = assigned.count()
                 decisions = RoutingDecision.objects.filter(ticket_id__in=ids).count()
                 over += sum(1 for row in assigned.values("assignee").annotate(n=Count("id")) if row["n"] > capacity)
@@ -366,8 +382,10 @@ def bench_routing(team_sizes: list[int], tickets: int, processes: int, rounds: i
             ratio=round(raw_rate / ours_rate, 2),
             without_decisions_per_s=round(bare_rate, 1),
             decisions_cost_pct=round((bare_rate / ours_rate - 1) * 100, 1),
+            decisions_cost_cpu_pct=round((statistics.median(interleaved_cpu) - 1) * 100, 1),
             decisions_cost_interleaved_pct=round((statistics.median(interleaved) - 1) * 100, 1),
             interleaved_rounds_pct=[round((r - 1) * 100, 1) for r in interleaved],
+            interleaved_cpu_rounds_pct=[round((r - 1) * 100, 1) for r in interleaved_cpu],
             runs_per_s={
                 "with_decisions": [round(r) for r in rates[True]],
                 "without": [round(r) for r in rates[False]],

@@ -122,6 +122,11 @@ class Team(models.Model):
         return self.name
 
 
+# Round robin's order on PostgreSQL, as its pick index has it (migration 0014): the cursor, with
+# members never given a ticket first. `{}`: the cursor's column, say m.last_assigned_at.
+ROUND_ROBIN_CURSOR_SQL = "COALESCE({}, '-infinity'::timestamptz)"
+
+
 class TeamMembership(models.Model):
     # The team's own index would repeat unique_team_membership's leading column, and every
     # assignment rewrites the member's row (its load): one index entry fewer per pick.
@@ -149,8 +154,9 @@ class TeamMembership(models.Model):
                 name="membership_pick_by_load",
             ),
             # Round robin's index (membership_pick_round_robin: team, overflow, last_assigned_at
-            # with never-assigned NULLs first, agent) is made by migration 0009 in SQL, since
-            # SQLite cannot index NULLS FIRST: it gets the same columns in plain order.
+            # with never-assigned members first, agent) is made by migrations in SQL: on
+            # PostgreSQL on COALESCE(last_assigned_at, '-infinity') (0014), which a row
+            # comparison can bound; SQLite, which sorts NULLs first, on the plain columns (0009).
         ]
 
     def __str__(self) -> str:

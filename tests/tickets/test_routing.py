@@ -207,7 +207,14 @@ def test_routing_statements_are_prepared_once_and_keep_a_generic_plan(make_team,
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
-def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses):
+@pytest.mark.parametrize(
+    ("method", "index"),
+    [
+        (RoutingMethod.LOAD_BALANCE, "membership_pick_by_load"),
+        (RoutingMethod.ROUND_ROBIN, "membership_pick_round_robin"),
+    ],
+)
+def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses, method, index):
     """A team of 100 at work, all Available: one status in fourteen receives, but nearly every
     member does. The pick's plan, made once per connection without the team, walks the pick
     index and stops at the first member free, rather than read and sort the whole team (which
@@ -219,7 +226,7 @@ def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses):
     from presence.services.routing_columns import memberships_sync
     from tickets.services.routing import _page
 
-    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    team = make_team(method=method)
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"m{i}") for i in range(100)])
     AgentProfile.objects.bulk_create([AgentProfile(user=u) for u in users])
@@ -229,7 +236,7 @@ def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses):
     memberships_sync(u.pk for u in users)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    assert [m.agent_id for m in _page(team.pk, "email", False, RoutingMethod.LOAD_BALANCE, 1, ())] == [users[0].pk]
+    assert [m.agent_id for m in _page(team.pk, "email", False, method, 1, ())] == [users[0].pk]
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%%m.agent_id, m.overflow%%'")
         (name,) = cursor.fetchone()
@@ -238,7 +245,7 @@ def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses):
     # The walk goes first and the limit stops it; how the few rows it reads are joined depends
     # on the tables' sizes (a test database's are tiny).
     nodes = [line.strip().removeprefix("->").strip().split("  (")[0] for line in plan.splitlines()]
-    assert "Index Scan using membership_pick_by_load on presence_teammembership m" in nodes, plan
+    assert f"Index Scan using {index} on presence_teammembership m" in nodes, plan
     assert not any(node.startswith(("Sort", "Incremental Sort", "Hash")) for node in nodes), plan
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from presence.models import AgentPresence, AgentProfile, Source
+from presence.models import AgentPresence, AgentProfile, Source, TeamMembership
 from presence.services import presence_change_status
 from tests.concurrency import held_elsewhere
 from tests.factories import StatusFactory, TicketFactory, recount_load
@@ -88,6 +88,84 @@ def test_round_robin_and_overflow_are_named(make_team, make_agent, statuses):
     presence_change_status(ann, tentative, actor=ann, source=Source.API)
     _ticket, overflow = _route_one(team)
     assert (overflow.agent, overflow.method) == (ann, RoutingDecision.Method.OVERFLOW)
+
+
+@pytest.mark.sqlite
+def test_with_more_members_ahead_than_listed_the_nearest_are_listed_in_the_team_s_order(make_team, make_agent):
+    """Seven members full before the one chosen by load: the five just ahead of them are listed."""
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    full = [make_agent(f"full{i}", teams=[team], capacity_email=0) for i in range(7)]
+    chosen = make_agent("zed", teams=[team])
+    TicketFactory(team=team, assignee=chosen)  # zed is the heaviest: everyone else comes first
+    recount_load()
+
+    ticket, decision = _route_one(team)
+
+    assert ticket.assignee == chosen
+    assert decision.passed_over == [{"agent": a.pk, "reason": Reason.AT_CAPACITY} for a in full[2:]]
+    assert decision.candidates == 1 + 5
+
+
+@pytest.mark.sqlite
+def test_round_robin_lists_the_members_just_ahead_across_those_never_given_a_ticket(make_team, make_agent):
+    """Round robin's order puts members never given a ticket first, then the longest waiting:
+    the five just ahead of the chosen one run from the last of the never-given into the rest."""
+    team = make_team(method=RoutingMethod.ROUND_ROBIN)
+    never = [make_agent(f"never{i}", teams=[team], capacity_email=0) for i in range(3)]
+    given = [make_agent(f"given{i}", teams=[team], capacity_email=0) for i in range(4)]
+    chosen = make_agent("zed", teams=[team])
+    start = timezone.now() - timedelta(hours=1)
+    for minutes, agent in enumerate([*given, chosen]):
+        cursor = start + timedelta(minutes=minutes)
+        TeamMembership.objects.filter(team=team, agent=agent).update(last_assigned_at=cursor)
+
+    ticket, decision = _route_one(team)
+
+    assert ticket.assignee == chosen
+    ahead = [never[2], *given]
+    assert decision.passed_over == [{"agent": a.pk, "reason": Reason.AT_CAPACITY} for a in ahead]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the statement is PostgreSQL's")
+@pytest.mark.parametrize("method", [RoutingMethod.LOAD_BALANCE, RoutingMethod.ROUND_ROBIN])
+def test_the_look_back_reads_the_entries_just_ahead_not_the_team(make_team, statuses, method):
+    """A team of 3,000, the chosen member first in its order: the look-back walks the pick index
+    back from them and stops at once. (A walk from the front, bounded by a row comparison, read
+    every entry of the team's, since PostgreSQL ends it on the comparison's first column only.)"""
+    from django.contrib.auth import get_user_model
+
+    from presence.models import AgentLoad
+    from presence.services.routing_columns import memberships_sync
+    from tickets.services.decisions import Pick, decisions_sql
+
+    team = make_team(method=method)
+    User = get_user_model()
+    users = User.objects.bulk_create([User(username=f"m{i}") for i in range(3000)])
+    AgentProfile.objects.bulk_create([AgentProfile(user=u) for u in users])
+    AgentPresence.objects.bulk_create([AgentPresence(agent=u, status=statuses["available"]) for u in users])
+    AgentLoad.objects.bulk_create([AgentLoad(agent=u) for u in users])
+    TeamMembership.objects.bulk_create([TeamMembership(team=team, agent=u) for u in users])
+    memberships_sync(u.pk for u in users)
+    first = users[0]
+    ticket = Ticket.objects.create(subject="t", team=team)
+    sql, params = decisions_sql([Pick(ticket.pk, first.pk, False, 1, 0, 10, 0, None)], team_id=team.pk,
+                                team_method=method, capability="email", chat=False, exclude=[], reason="routed",
+                                now=timezone.now())  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()[0]
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    (walk,) = [n for n in nodes(plan["Plan"]) if n.get("Relation Name") == "presence_teammembership"]
+    assert walk["Node Type"] == "Index Scan" and walk["Scan Direction"] == "Backward", walk
+    assert walk["Actual Rows"] == 0
+    assert walk["Shared Hit Blocks"] + walk["Shared Read Blocks"] <= 3, walk  # the team's index is 15 pages
+    assert RoutingDecision.objects.get(ticket=ticket).passed_over == []
 
 
 def test_a_delegate_mapping_records_the_mapping(make_team, make_agent, statuses, presence_settings):

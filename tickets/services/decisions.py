@@ -1,14 +1,15 @@
 """Why this agent (T11): a routing decision for every automatic assignment.
 
 Routing writes, for each ticket it places, who got it, by which method, how many members were
-considered, the chosen agent's load and capacity for the channel, and why each member ahead of
-them in the team's order was passed over: at capacity, locked (another router or a status change
-held them, or they had just been given work in the same pass), not eligible (their status does not
-take such tickets now), lacking the capability, or the agent the tickets came from (re-routing).
+considered, the chosen agent's load and capacity for the channel, and why each of the members just
+ahead of them in the team's order (ROUTING_DECISIONS_PASSED_OVER, 5) was passed over: at capacity,
+locked (another router or a status change held them, or they had just been given work in the
+same pass), not eligible (their status does not take such tickets now), lacking the capability,
+or the agent the tickets came from (re-routing).
 
 On PostgreSQL the decisions of one pass are one statement, written with the moves (so the
 loads it compares are those the pick saw): an INSERT from the plan's VALUES, each with a lateral
-read of the few members ahead of the chosen one through the team's pick index. Members who do not
+read of the few members ahead of the chosen one, walking the team's pick index back from them. Members who do not
 receive at all are not in that index and are not listed. Elsewhere (SQLite) it is a read per
 decision and one INSERT.
 """
@@ -22,7 +23,7 @@ from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
-from presence.models import AgentLoad, AgentProfile, Channel, TeamMembership
+from presence.models import ROUND_ROBIN_CURSOR_SQL, AgentLoad, AgentProfile, Channel, TeamMembership
 from presence.shared.sql import prepared_cursor
 from tickets.models import RoutingDecision, RoutingMethod
 
@@ -111,11 +112,17 @@ def decisions_purge(*, now=None) -> int:
 
 # --- PostgreSQL: one statement ------------------------------------------------------------------------
 
+# The members ahead of the chosen one (`d`), nearest first: a walk of the team's pick index
+# backwards from the chosen member's place, so it reads the few entries just ahead of them,
+# whatever the size of the team. (Walking forwards from the front, PostgreSQL ends the walk on
+# the first column of a row comparison only, the overflow flag: with fewer members ahead than
+# the limit, it read every other entry of the team's, 80 buffers at 10,000 members.) Each
+# order's key as its index has it (round robin's, presence migration 0014), then as `d` has it.
 ORDER_KEY = {
-    RoutingMethod.LOAD_BALANCE: ("m.overflow, m.load, m.agent_id", "d.overflow, d.mload, d.agent_id"),
+    RoutingMethod.LOAD_BALANCE: (["m.overflow", "m.load", "m.agent_id"], "d.overflow, d.mload, d.agent_id"),
     RoutingMethod.ROUND_ROBIN: (
-        "m.overflow, COALESCE(m.last_assigned_at, '-infinity'), m.agent_id",
-        "d.overflow, COALESCE(d.last, '-infinity'), d.agent_id",
+        ["m.overflow", ROUND_ROBIN_CURSOR_SQL.format("m.last_assigned_at"), "m.agent_id"],
+        f"d.overflow, {ROUND_ROBIN_CURSOR_SQL.format('d.last')}, d.agent_id",
     ),
 }
 
@@ -125,6 +132,10 @@ def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclu
                                 exclude=exclude, reason=reason, now=now)  # fmt: skip
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _order(team_method: str) -> str:
+    return RoutingMethod.ROUND_ROBIN if team_method == RoutingMethod.ROUND_ROBIN else RoutingMethod.LOAD_BALANCE
 
 
 def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capability: str, chat: bool, exclude,
@@ -138,21 +149,20 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
     for pick in picks:
         params += [pick.ticket_id, pick.agent_id, _method(pick, team_method), pick.pool, pick.held, pick.capacity,
                    pick.overflow, pick.load, pick.last_assigned_at]  # fmt: skip
+    order = _order(team_method)
     params += [list(exclude), team_id]
     limit = int(settings.ROUTING_DECISIONS_PASSED_OVER)
-    return _statement(len(picks), capability, chat, team_method == RoutingMethod.ROUND_ROBIN, limit), params
+    return _statement(len(picks), capability, chat, order, limit), params
 
 
 @cache
-def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit: int) -> str:
+def _statement(count: int, capability: str, chat: bool, order: str, limit: int) -> str:
     """The statement's text, the same for every pass of its shape: built once. The limit is in
     the text, not a parameter: the statement is prepared with a generic plan
     (presence/shared/sql.py), which with an unknown limit reads every member's load and user
     row in a hash join rather than the few ahead through their primary keys."""
-    member_key, chosen_key = ORDER_KEY[RoutingMethod.ROUND_ROBIN if round_robin else RoutingMethod.LOAD_BALANCE]
     values = ", ".join(
-        ["(%s::integer, %s::integer, %s::text, %s::integer, %s::integer, %s::integer, %s::boolean, %s::integer, "
-         "%s::timestamptz)"] * count
+        ["(%s::int, %s::int, %s::text, %s::int, %s::int, %s::int, %s::bool, %s::int, %s::timestamptz)"] * count
     )  # fmt: skip
     eligible = "true" if chat else "m.routable"
     tables = {
@@ -161,18 +171,22 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
         "load": AgentLoad._meta.db_table,
         "profile": AgentProfile._meta.db_table,
     }
+    member_key, chosen_key = ORDER_KEY[order]
+    ahead = (
+        f"SELECT m.* FROM {tables['membership']} m"
+        f" WHERE m.team_id = %s AND m.routable_chat AND ({', '.join(member_key)}) < ({chosen_key})"
+        f" ORDER BY {' DESC, '.join(member_key)} DESC LIMIT {limit}"
+    )
     # One line: psycopg caches its parsing of a statement only up to 4 kB, and this one rides
     # in the move statement (tickets.services.moves), which is most of that already.
     #
     # Lean on purpose: the statement runs once per routed ticket. In a small team what it costs
     # is mostly the executor setting up and closing each node of its plan on every execution,
     # so the members ahead come from one walk of the pick index, and each one's profile and load
-    # (for the reason) from correlated lookups by primary key: no hash join, window or sort to
-    # set up. Their usernames are read with the decisions (tickets.selectors): looked up here,
-    # they were four fifths of what the members ahead cost. In a large team the walk itself
-    # costs most: it crosses the old index entries every assignment leaves behind until a
-    # vacuum (docs/benchmarks.md, 2026-12-07). jsonb_agg takes the members in the walk's order
-    # (nothing reorders a limited index scan feeding an aggregate).
+    # (for the reason) from correlated lookups by primary key: no hash join or window to set
+    # up, and the aggregate's sort puts at most `limit` rows back in the team's order. Their
+    # usernames are read with the decisions (tickets.selectors): looked up here, they were four
+    # fifths of what the members ahead cost.
     return " ".join(
         f"""
         INSERT INTO {tables["decision"]}
@@ -191,13 +205,8 @@ def _statement(count: int, capability: str, chat: bool, round_robin: bool, limit
                                                  ELSE '{Reason.LOCKED}' END
                                      FROM {tables["profile"]} p, {tables["load"]} l
                                      WHERE p.user_id = m.agent_id AND l.agent_id = m.agent_id) END
-            )) AS passed
-            FROM (
-                SELECT m.agent_id, m.routable FROM {tables["membership"]} m
-                WHERE m.team_id = %s AND m.routable_chat AND ({member_key}) < ({chosen_key})
-                ORDER BY {member_key}
-                LIMIT {limit}
-            ) m
+            ) ORDER BY {", ".join(member_key)}) AS passed
+            FROM ({ahead}) m
         ) x ON true
     """.split()
     )
@@ -219,16 +228,17 @@ def _passed_over(pick: Pick, team_id, team_method, capability, chat, exclude) ->
             | Q(last_assigned_at__lt=pick.last_assigned_at)
             | Q(last_assigned_at=pick.last_assigned_at, agent_id__lt=pick.agent_id)
         )
-        order = ["overflow", F("last_assigned_at").asc(nulls_first=True), "agent_id"]
+        nearest = [F("overflow").desc(), F("last_assigned_at").desc(nulls_last=True), F("agent_id").desc()]
     else:
         before = (
             Q(overflow__lt=pick.overflow)
             | Q(overflow=pick.overflow, load__lt=pick.load)
             | Q(overflow=pick.overflow, load=pick.load, agent_id__lt=pick.agent_id)
         )
-        order = ["overflow", "load", "agent_id"]
+        nearest = ["-overflow", "-load", "-agent_id"]
     passed = []
-    for member in members.filter(before).order_by(*order)[: settings.ROUTING_DECISIONS_PASSED_OVER]:
+    ahead = members.filter(before).order_by(*nearest)[: settings.ROUTING_DECISIONS_PASSED_OVER]
+    for member in reversed(list(ahead)):  # the nearest ones ahead, in the team's order
         profile, load = member.agent.agent_profile, member.agent.load
         if member.agent_id in exclude:
             why = Reason.EXCLUDED

@@ -114,6 +114,7 @@ def _move_sql(using: str) -> str:
     for every move, so it is built once per database."""
     table = _quote(Ticket._meta.db_table)
     returning = ", ".join(f"t.{_quote(field.column)}" for field in Ticket._meta.concrete_fields)
+    capability = capability_case_sql(f"t.{_quote('channel')}")
     held = ", ".join(f"'{state}'" for state in HELD_STATES)
     per_channel = ", ".join(
         f"SUM(CASE WHEN cap = '{channel}' THEN n ELSE 0 END)::integer AS {_quote(channel)}"
@@ -125,13 +126,13 @@ def _move_sql(using: str) -> str:
             f"WITH old (id, old_assignee, old_channel, old_state) AS ({{select}} FOR UPDATE OF {table}), "
             f"moved AS (UPDATE {table} AS t SET {_quote('assignee_id')} = %s, {_quote('assigned_at')} = %s, "
             f"{_quote('opened_at')} = NULL, {_quote('updated_at')} = %s FROM old WHERE t.{_quote('id')} = old.id "
-            f"RETURNING {returning}, old.old_assignee, old.old_state), "
+            f"RETURNING {returning}, old.old_assignee, old.old_state, {capability} AS cap), "
             f"hist AS (INSERT INTO {_history_table()} ({_ticket_columns()}, {_history_meta_columns()}) "
             f"SELECT {_ticket_columns()}, %s::timestamptz, %s::varchar, %s::varchar, %s::integer FROM moved), "
-            f"d0 AS (SELECT old_assignee AS agent_id, {capability_case_sql(_quote('channel'))} AS cap, -1 AS n "
-            f"FROM moved "
+            # A move keeps the channel: the capability it counts for is the same on both sides.
+            f"d0 AS (SELECT old_assignee AS agent_id, cap, -1 AS n FROM moved "
             f"WHERE old_assignee IS NOT NULL AND old_state IN ({held}) "
-            f"UNION ALL SELECT {_quote('assignee_id')}, {capability_case_sql(_quote('channel'))}, 1 FROM moved "
+            f"UNION ALL SELECT {_quote('assignee_id')}, cap, 1 FROM moved "
             f"WHERE {_quote('assignee_id')} IS NOT NULL AND {_quote('state')} IN ({held})), "
             f"d AS (SELECT agent_id, {per_channel} FROM d0 GROUP BY agent_id), "
             # Unreferenced, these run after the main query, in this order: load rows before

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from presence.eligibility import eligible_sql
-from presence.models import Channel, TeamMembership
+from presence.models import ROUND_ROBIN_CURSOR_SQL, Channel, TeamMembership
 from presence.shared.sql import matching, prepared_cursor
 from tickets.models import HELD_STATES, RoutingMethod, TeamRouting, Ticket
 from tickets.services.decisions import Pick, decisions_sql, decisions_write
@@ -72,10 +72,13 @@ def _tables() -> dict[str, str]:
     }
 
 
-ORDER_SQL = {
-    RoutingMethod.LOAD_BALANCE: "m.overflow, m.load, m.agent_id",
-    RoutingMethod.ROUND_ROBIN: "m.overflow, m.last_assigned_at ASC NULLS FIRST, m.agent_id",
-}
+def _order_sql(method: str) -> str:
+    """The team's order, as its pick index has it."""
+    if method == RoutingMethod.LOAD_BALANCE:
+        return "m.overflow, m.load, m.agent_id"
+    if connection.vendor == "postgresql":
+        return f"m.overflow, {ROUND_ROBIN_CURSOR_SQL.format('m.last_assigned_at')}, m.agent_id"
+    return "m.overflow, m.last_assigned_at, m.agent_id"  # SQLite sorts NULLs (never given one) first
 
 
 def _page(
@@ -125,7 +128,7 @@ def _page(
         " JOIN {load} l ON l.agent_id = m.agent_id"
         " JOIN {profile} p ON p.user_id = m.agent_id"
         " WHERE {where} ORDER BY {order} LIMIT {size:d} {lock}"
-    ).format(capability=capability, where=" AND ".join(where), order=ORDER_SQL[method], size=size, lock=lock,
+    ).format(capability=capability, where=" AND ".join(where), order=_order_sql(method), size=size, lock=lock,
              **_tables())  # fmt: skip
     # The page of one ticket, the common one, is prepared with its limit in the text: a generic
     # plan with an unknown limit may sort every member instead of walking the pick index.
