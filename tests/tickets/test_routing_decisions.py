@@ -168,6 +168,28 @@ def test_the_look_back_reads_the_entries_just_ahead_not_the_team(make_team, stat
     assert RoutingDecision.objects.get(ticket=ticket).passed_over == []
 
 
+@pytest.mark.sqlite
+def test_a_re_route_records_the_agent_the_tickets_came_from_as_excluded(make_team, make_agent, presence_settings):
+    """Ann moves to a status that still receives, with a mapping that re-routes her tickets: she
+    is ahead of Bob by load, and passed over as the agent they came from."""
+    presence_settings.reassign_on_status_change = True
+    presence_settings.save()
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    ann = make_agent("ann", teams=[team])
+    bob = make_agent("bob", teams=[team])
+    ticket = TicketFactory(team=team, assignee=ann)
+    TicketFactory.create_batch(3, team=team, assignee=bob)
+    recount_load()
+    rebalance = StatusFactory(name="Rebalance", can_receive=True, in_load_balance=True)
+    ReassignMapping.objects.create(to_status=rebalance, action=MappingAction.REROUTE)
+
+    presence_change_status(ann, rebalance, actor=ann, source=Source.API)
+
+    decision = RoutingDecision.objects.get(ticket=ticket)
+    assert decision.agent == bob
+    assert decision.passed_over == [{"agent": ann.pk, "reason": Reason.EXCLUDED}]
+
+
 def test_a_delegate_mapping_records_the_mapping(make_team, make_agent, statuses, presence_settings):
     presence_settings.reassign_on_status_change = True
     presence_settings.save()

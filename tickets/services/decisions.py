@@ -14,9 +14,9 @@ receive at all are not in that index and are not listed. Elsewhere (SQLite) it i
 decision and one INSERT.
 """
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -30,9 +30,8 @@ from tickets.models import RoutingDecision, RoutingMethod
 Reason = RoutingDecision.PassedOver
 
 
-@dataclass(frozen=True)
-class Pick:
-    """One placed ticket, as the plan chose it."""
+class Pick(NamedTuple):
+    """One placed ticket, as the plan chose it (a tuple: one is made per routed ticket)."""
 
     ticket_id: int
     agent_id: int
@@ -119,10 +118,10 @@ def decisions_purge(*, now=None) -> int:
 # the limit, it read every other entry of the team's, 80 buffers at 10,000 members.) Each
 # order's key as its index has it (round robin's, presence migration 0014), then as `d` has it.
 ORDER_KEY = {
-    RoutingMethod.LOAD_BALANCE: (["m.overflow", "m.load", "m.agent_id"], "d.overflow, d.mload, d.agent_id"),
+    RoutingMethod.LOAD_BALANCE: (["m.overflow", "m.load", "m.agent_id"], "d.overflow, d.key, d.agent_id"),
     RoutingMethod.ROUND_ROBIN: (
         ["m.overflow", ROUND_ROBIN_CURSOR_SQL.format("m.last_assigned_at"), "m.agent_id"],
-        f"d.overflow, {ROUND_ROBIN_CURSOR_SQL.format('d.last')}, d.agent_id",
+        f"d.overflow, {ROUND_ROBIN_CURSOR_SQL.format('d.key')}, d.agent_id",
     ),
 }
 
@@ -142,29 +141,43 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
                   reason: str, now) -> tuple[str, list]:  # fmt: skip
     """The INSERT of these picks' decisions (PostgreSQL), with its parameters: run on its own, or
     folded into the statement that moves the tickets (tickets.services.moves, `also`), which saves
-    a round trip per routed ticket and reads the loads as they were before the move."""
+    a round trip per routed ticket and reads the loads as they were before the move.
+
+    Each parameter costs the routing process time to convert, on every routed ticket, so the
+    statement takes only what differs from pick to pick: the method is written from the team's
+    and the overflow flag, each pick carries its place in the team's order as one key (the load,
+    or round robin's cursor), and a pass that excludes nobody (all but re-routes) has no list."""
     if capability not in Channel.values:  # column names in the statement come from it
         raise ValueError(f"Unknown capability {capability!r}")
+    order = _order(team_method)
+    round_robin = order == RoutingMethod.ROUND_ROBIN
     params: list = [reason[:100], now]
     for pick in picks:
-        params += [pick.ticket_id, pick.agent_id, _method(pick, team_method), pick.pool, pick.held, pick.capacity,
-                   pick.overflow, pick.load, pick.last_assigned_at]  # fmt: skip
-    order = _order(team_method)
-    params += [list(exclude), team_id]
+        key = pick.last_assigned_at if round_robin else pick.load
+        params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, key]
+    exclude = list(exclude)
+    if exclude:
+        params.append(exclude)
+    params.append(team_id)
     limit = int(settings.ROUTING_DECISIONS_PASSED_OVER)
-    return _statement(len(picks), capability, chat, order, limit), params
+    return _statement(len(picks), capability, chat, order, limit, bool(exclude)), params
 
 
 @cache
-def _statement(count: int, capability: str, chat: bool, order: str, limit: int) -> str:
+def _statement(count: int, capability: str, chat: bool, order: str, limit: int, excludes: bool) -> str:
     """The statement's text, the same for every pass of its shape: built once. The limit is in
     the text, not a parameter: the statement is prepared with a generic plan
     (presence/shared/sql.py), which with an unknown limit reads every member's load and user
     row in a hash join rather than the few ahead through their primary keys."""
-    values = ", ".join(
-        ["(%s::int, %s::int, %s::text, %s::int, %s::int, %s::int, %s::bool, %s::int, %s::timestamptz)"] * count
-    )  # fmt: skip
+    key_type = "timestamptz" if order == RoutingMethod.ROUND_ROBIN else "int"
+    values = ", ".join([f"(%s::int, %s::int, %s::int, %s::int, %s::int, %s::bool, %s::{key_type})"] * count)
+    method = (
+        RoutingDecision.Method.ROUND_ROBIN
+        if order == RoutingMethod.ROUND_ROBIN
+        else RoutingDecision.Method.LOAD_BALANCE
+    )
     eligible = "true" if chat else "m.routable"
+    excluded = f"WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'" if excludes else ""
     tables = {
         "decision": RoutingDecision._meta.db_table,
         "membership": TeamMembership._meta.db_table,
@@ -191,13 +204,15 @@ def _statement(count: int, capability: str, chat: bool, order: str, limit: int) 
         f"""
         INSERT INTO {tables["decision"]}
             (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)
-        SELECT d.ticket_id, d.agent_id, d.method, d.pool + COALESCE(jsonb_array_length(x.passed), 0),
+        SELECT d.ticket_id, d.agent_id,
+               CASE WHEN d.overflow THEN '{RoutingDecision.Method.OVERFLOW}' ELSE '{method}' END,
+               d.pool + COALESCE(jsonb_array_length(x.passed), 0),
                d.held, d.capacity, COALESCE(x.passed, '[]'::jsonb), %s::varchar, %s::timestamptz
-        FROM (VALUES {values}) AS d (ticket_id, agent_id, method, pool, held, capacity, overflow, mload, last)
+        FROM (VALUES {values}) AS d (ticket_id, agent_id, pool, held, capacity, overflow, key)
         LEFT JOIN LATERAL (
             SELECT jsonb_agg(jsonb_build_object(
                 'agent', m.agent_id,
-                'reason', CASE WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'
+                'reason', CASE {excluded}
                                WHEN NOT {eligible} THEN '{Reason.NOT_ELIGIBLE}'
                                ELSE (SELECT CASE WHEN NOT p.can_{capability} THEN '{Reason.NO_CAPABILITY}'
                                                  WHEN l.{capability} >= p.capacity_{capability}

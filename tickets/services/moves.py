@@ -147,16 +147,28 @@ def _move_sql(using: str) -> str:
     )
 
 
+@cache
+def _move_text(using: str, select_sql: str, also_sql: str | None) -> str:
+    """The move statement around `select_sql`, with `also_sql` as one more unreferenced CTE
+    before the final SELECT. Kept per shape for prepared statements (a routed ticket's move,
+    of which there are a few shapes), rather than put together again for every ticket."""
+    sql = _move_sql(using).format(select=select_sql)
+    if also_sql is None:
+        return sql
+    head, tail = sql.rsplit(" SELECT id FROM moved", 1)
+    return f"{head}, also AS ({also_sql}) SELECT id FROM moved{tail}"
+
+
 def _move_in_one_statement(
     select_sql, select_params, using, assignee_id, now, history_meta, also=None, *, prepared=False
 ) -> list[int]:
     fields = assignment_fields(assignee_id, now)
-    sql = _move_sql(using).format(select=select_sql)
     params = [*select_params, fields["assignee_id"], fields["assigned_at"], fields["updated_at"], *history_meta]
-    if also is not None:  # one more unreferenced CTE, before the final SELECT
+    also_sql = None
+    if also is not None:
         also_sql, also_params = also
-        head, tail = sql.rsplit(" SELECT id FROM moved", 1)
-        sql, params = f"{head}, also AS ({also_sql}) SELECT id FROM moved{tail}", [*params, *also_params]
+        params += also_params
+    sql = _move_text(using, select_sql, also_sql) if prepared else _move_text.__wrapped__(using, select_sql, also_sql)
     with prepared_cursor(using) if prepared else connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
