@@ -97,6 +97,19 @@ def sync_routing(*agents) -> None:
     memberships_sync_load(ids)
 
 
+def bulk_members(team, n: int, status) -> list:
+    """n agents in `status`, members of `team`, written in bulk (a large team for a plan test),
+    with routing's columns synced as the services would."""
+    User = get_user_model()
+    users = User.objects.bulk_create([User(username=f"m{i}") for i in range(n)])
+    AgentProfile.objects.bulk_create([AgentProfile(user=u) for u in users])
+    AgentPresence.objects.bulk_create([AgentPresence(agent=u, status=status) for u in users])
+    AgentLoad.objects.bulk_create([AgentLoad(agent=u) for u in users])
+    TeamMembership.objects.bulk_create([TeamMembership(team=team, agent=u) for u in users])
+    sync_routing(*users)
+    return users
+
+
 class TicketFactory(factory.django.DjangoModelFactory):
     """A ticket written directly, with the load counters of its assignee kept as the services do."""
 

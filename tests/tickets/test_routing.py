@@ -8,7 +8,7 @@ from django.db import connection
 from presence.models import AgentPresence, Source, TeamMembership
 from presence.services import presence_change_status
 from presence.shared.sql import PreparedCursor, prepared_cursor
-from tests.factories import StatusFactory, TicketFactory, recount_load, sync_routing
+from tests.factories import StatusFactory, TicketFactory, bulk_members, recount_load, sync_routing
 from tickets.models import RoutingMethod, Ticket
 from tickets.services import team_queue_route, ticket_close, ticket_create
 
@@ -220,20 +220,10 @@ def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses, met
     index and stops at the first member free, rather than read and sort the whole team (which
     a join to the statuses made PostgreSQL think as cheap, and half the bench's runs chose: a
     hash join of every presence row to the statuses, then a sort)."""
-    from django.contrib.auth import get_user_model
-
-    from presence.models import AgentLoad, AgentProfile
-    from presence.services.routing_columns import memberships_sync
     from tickets.services.routing import _page
 
     team = make_team(method=method)
-    User = get_user_model()
-    users = User.objects.bulk_create([User(username=f"m{i}") for i in range(100)])
-    AgentProfile.objects.bulk_create([AgentProfile(user=u) for u in users])
-    AgentPresence.objects.bulk_create([AgentPresence(agent=u, status=statuses["available"]) for u in users])
-    AgentLoad.objects.bulk_create([AgentLoad(agent=u) for u in users])
-    TeamMembership.objects.bulk_create([TeamMembership(team=team, agent=u) for u in users])
-    memberships_sync(u.pk for u in users)
+    users = bulk_members(team, 100, statuses["available"])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     assert [m.agent_id for m in _page(team.pk, "email", False, method, 1, ())] == [users[0].pk]

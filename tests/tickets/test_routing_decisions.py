@@ -11,7 +11,7 @@ from django.utils import timezone
 from presence.models import AgentPresence, AgentProfile, Source, TeamMembership
 from presence.services import presence_change_status
 from tests.concurrency import held_elsewhere
-from tests.factories import StatusFactory, TicketFactory, recount_load
+from tests.factories import StatusFactory, TicketFactory, bulk_members, recount_load
 from tickets.models import MappingAction, ReassignMapping, RoutingDecision, RoutingMethod, Ticket
 from tickets.selectors import routing_decisions_of
 from tickets.services import tickets_route
@@ -132,21 +132,10 @@ def test_the_look_back_reads_the_entries_just_ahead_not_the_team(make_team, stat
     """A team of 3,000, the chosen member first in its order: the look-back walks the pick index
     back from them and stops at once. (A walk from the front, bounded by a row comparison, read
     every entry of the team's, since PostgreSQL ends it on the comparison's first column only.)"""
-    from django.contrib.auth import get_user_model
-
-    from presence.models import AgentLoad
-    from presence.services.routing_columns import memberships_sync
     from tickets.services.decisions import Pick, decisions_sql
 
     team = make_team(method=method)
-    User = get_user_model()
-    users = User.objects.bulk_create([User(username=f"m{i}") for i in range(3000)])
-    AgentProfile.objects.bulk_create([AgentProfile(user=u) for u in users])
-    AgentPresence.objects.bulk_create([AgentPresence(agent=u, status=statuses["available"]) for u in users])
-    AgentLoad.objects.bulk_create([AgentLoad(agent=u) for u in users])
-    TeamMembership.objects.bulk_create([TeamMembership(team=team, agent=u) for u in users])
-    memberships_sync(u.pk for u in users)
-    first = users[0]
+    first = bulk_members(team, 3000, statuses["available"])[0]
     ticket = Ticket.objects.create(subject="t", team=team)
     sql, params = decisions_sql([Pick(ticket.pk, first.pk, False, 1, 0, 10, 0, None)], team_id=team.pk,
                                 team_method=method, capability="email", chat=False, exclude=[], reason="routed",
