@@ -9,9 +9,9 @@ or the agent the tickets came from (re-routing).
 
 On PostgreSQL the decisions of one pass are one statement, written with the moves (so the
 loads it compares are those the pick saw): an INSERT from the plan's VALUES, each with a lateral
-read of the few members ahead of the chosen one, walking the team's pick index back from them. Members who do not
-receive at all are not in that index and are not listed. Elsewhere (SQLite) it is a read per
-decision and one INSERT.
+read of the few members ahead of the chosen one, walking the team's pick index back from them.
+Members who do not receive at all are not in that index and are not listed. Elsewhere (SQLite)
+it is a read per decision and one INSERT.
 """
 
 from datetime import datetime, timedelta
