@@ -214,21 +214,31 @@ def test_routing_statements_are_prepared_once_and_keep_a_generic_plan(make_team,
         (RoutingMethod.ROUND_ROBIN, "membership_pick_round_robin"),
     ],
 )
-def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses, method, index):
+@pytest.mark.parametrize("reader", ["page", "with passed over"])
+def test_the_pick_s_generic_plan_walks_the_team_s_index(make_team, statuses, settings, method, index, reader):
     """A team of 100 at work, all Available: one status in fourteen receives, but nearly every
     member does. The pick's plan, made once per connection without the team, walks the pick
     index and stops at the first member free, rather than read and sort the whole team (which
     a join to the statuses made PostgreSQL think as cheap, and half the bench's runs chose: a
-    hash join of every presence row to the statuses, then a sort)."""
-    from tickets.services.routing import _page
+    hash join of every presence row to the statuses, then a sort). The same for a single
+    ticket's pick that reads the members it passes over for its decision (which, sure that one
+    row would be free, once hash-joined them to every load row and sorted them)."""
+    from tickets.services.routing import _page, _page_sql, _pick_with_passed_over, _pick_with_passed_over_sql
 
     team = make_team(method=method)
     users = bulk_members(team, 100, statuses["available"])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    assert [m.agent_id for m in _page(team.pk, "email", False, method, 1, ())] == [users[0].pk]
+    if reader == "page":
+        picked = _page(team.pk, "email", False, method, 1, ())
+        sql = _page_sql("postgresql", "email", False, method, 1, 0, False)
+    else:
+        picked = _pick_with_passed_over(team.pk, "email", False, method, ())
+        sql = _pick_with_passed_over_sql("email", False, method, False, settings.ROUTING_DECISIONS_PASSED_OVER)
+        assert picked[0].passed == "[]"
+    assert [m.agent_id for m in picked] == [users[0].pk]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%%m.agent_id, m.overflow%%'")
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement = %s", [sql.replace("%s", "$1")])
         (name,) = cursor.fetchone()
         cursor.execute(f"EXPLAIN EXECUTE {name}(%s)", [team.pk])
         plan = "\n".join(row[0] for row in cursor.fetchall())

@@ -22,6 +22,16 @@ pytestmark = pytest.mark.django_db
 Reason = RoutingDecision.PassedOver
 
 
+@pytest.fixture(params=["with the pick", "looking back"])
+def read(request, monkeypatch):
+    """Both ways a decision reads the members passed over: a single ticket's pick reads them in
+    its own walk (PostgreSQL); past the first routing.WINDOW members, or for a pass of several
+    tickets, the decision looks back from the chosen member. On SQLite both are the one read."""
+    if request.param == "looking back":
+        monkeypatch.setattr("tickets.services.routing._pick_with_passed_over", lambda *args: [])
+    return request.param
+
+
 def _route_one(team, **ticket):
     ticket = Ticket.objects.create(subject="Help", team=team, **ticket)
     tickets_route([ticket.pk])
@@ -30,6 +40,7 @@ def _route_one(team, **ticket):
 
 
 @pytest.mark.sqlite
+@pytest.mark.usefixtures("read")
 def test_a_load_balanced_pick_records_every_reason_a_better_member_was_passed_over(make_team, make_agent, statuses):
     """Ahead of the chosen agent (by load) sit: a member at capacity, one who cannot take email,
     one whose status takes chat-linked tickets only, and one the router found locked."""
@@ -60,6 +71,7 @@ def test_a_load_balanced_pick_records_every_reason_a_better_member_was_passed_ov
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("read")
 def test_a_member_another_router_holds_is_recorded_as_locked(make_team, make_agent):
     team = make_team(method=RoutingMethod.LOAD_BALANCE)
     held = make_agent("held", teams=[team])
@@ -78,6 +90,7 @@ def test_a_member_another_router_holds_is_recorded_as_locked(make_team, make_age
 
 
 @pytest.mark.sqlite
+@pytest.mark.usefixtures("read")
 def test_round_robin_and_overflow_are_named(make_team, make_agent, statuses):
     team = make_team(method=RoutingMethod.ROUND_ROBIN)
     ann = make_agent("ann", teams=[team])
@@ -91,6 +104,7 @@ def test_round_robin_and_overflow_are_named(make_team, make_agent, statuses):
 
 
 @pytest.mark.sqlite
+@pytest.mark.usefixtures("read")
 def test_with_more_members_ahead_than_listed_the_nearest_are_listed_in_the_team_s_order(make_team, make_agent):
     """Seven members full before the one chosen by load: the five just ahead of them are listed."""
     team = make_team(method=RoutingMethod.LOAD_BALANCE)
@@ -107,6 +121,7 @@ def test_with_more_members_ahead_than_listed_the_nearest_are_listed_in_the_team_
 
 
 @pytest.mark.sqlite
+@pytest.mark.usefixtures("read")
 def test_round_robin_lists_the_members_just_ahead_across_those_never_given_a_ticket(make_team, make_agent):
     """Round robin's order puts members never given a ticket first, then the longest waiting:
     the five just ahead of the chosen one run from the last of the never-given into the rest."""
@@ -124,6 +139,58 @@ def test_round_robin_lists_the_members_just_ahead_across_those_never_given_a_tic
     assert ticket.assignee == chosen
     ahead = [never[2], *given]
     assert decision.passed_over == [{"agent": a.pk, "reason": Reason.AT_CAPACITY} for a in ahead]
+
+
+@pytest.mark.sqlite
+def test_past_the_first_members_a_pick_reads_on_and_the_decision_looks_back(make_team, make_agent):
+    """More members ahead who cannot take the ticket than a single ticket's pick reads with its
+    reasons (routing.WINDOW): it reads on, and the decision still lists the five just ahead."""
+    from tickets.services.routing import WINDOW
+
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    full = [make_agent(f"full{i:02}", teams=[team], capacity_email=0) for i in range(WINDOW + 2)]
+    chosen = make_agent("zed", teams=[team])
+    TicketFactory(team=team, assignee=chosen)  # zed is the heaviest: everyone else comes first
+    recount_load()
+
+    ticket, decision = _route_one(team)
+
+    assert ticket.assignee == chosen
+    assert decision.passed_over == [{"agent": a.pk, "reason": Reason.AT_CAPACITY} for a in full[-5:]]
+    assert decision.candidates == 1 + 5
+
+
+@pytest.mark.sqlite
+def test_a_pass_of_several_tickets_records_why_for_each(make_team, make_agent):
+    """Several tickets routed together share their pages of members, and each decision looks
+    back from its own agent, with the loads as the pass read them: Ann, given the first ticket
+    in the same pass, is listed ahead of Bob as locked, as a member another router held would be."""
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    full = make_agent("full", teams=[team], capacity_email=0)
+    ann = make_agent("ann", teams=[team], capacity_email=1)
+    bob = make_agent("bob", teams=[team])
+    tickets = [Ticket.objects.create(subject=f"t{i}", team=team) for i in range(2)]
+
+    tickets_route([t.pk for t in tickets])
+
+    first, second = (RoutingDecision.objects.get(ticket=t) for t in tickets)
+    assert (first.agent, second.agent) == (ann, bob)
+    assert first.passed_over == [{"agent": full.pk, "reason": Reason.AT_CAPACITY}]
+    assert second.passed_over == [
+        {"agent": full.pk, "reason": Reason.AT_CAPACITY},
+        {"agent": ann.pk, "reason": Reason.LOCKED},
+    ]
+    assert (first.candidates, second.candidates) == (3, 4)  # the page (ann, bob) and those ahead
+
+
+@pytest.mark.usefixtures("read")
+def test_with_no_members_listed_the_decision_still_counts_the_chosen_one(make_team, make_agent, settings):
+    settings.ROUTING_DECISIONS_PASSED_OVER = 0
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    make_agent("full", teams=[team], capacity_email=0)
+    ann = make_agent("ann", teams=[team])
+    _ticket, decision = _route_one(team)
+    assert (decision.agent, decision.passed_over, decision.candidates) == (ann, [], 1)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the statement is PostgreSQL's")
@@ -158,6 +225,7 @@ def test_the_look_back_reads_the_entries_just_ahead_not_the_team(make_team, stat
 
 
 @pytest.mark.sqlite
+@pytest.mark.usefixtures("read")
 def test_a_re_route_records_the_agent_the_tickets_came_from_as_excluded(make_team, make_agent, presence_settings):
     """Ann moves to a status that still receives, with a mapping that re-routes her tickets: she
     is ahead of Bob by load, and passed over as the agent they came from."""

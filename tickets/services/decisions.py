@@ -7,11 +7,13 @@ locked (another router or a status change held them, or they had just been given
 same pass), not eligible (their status does not take such tickets now), lacking the capability,
 or the agent the tickets came from (re-routing).
 
-On PostgreSQL the decisions of one pass are one statement, written with the moves (so the
-loads it compares are those the pick saw): an INSERT from the plan's VALUES, each with a lateral
-read of the few members ahead of the chosen one, walking the team's pick index back from them.
-Members who do not receive at all are not in that index and are not listed. Elsewhere (SQLite)
-it is a read per decision and one INSERT.
+On PostgreSQL the decisions of one pass are one statement, written with the moves: an INSERT
+from the plan's VALUES. A single ticket's pick (most routing) reads the members ahead of the one
+it chooses, and why, in its own walk of the team's pick index (tickets.services.routing), and
+brings them along; otherwise each decision reads them laterally, walking the index back from
+the chosen member, with the loads as the pick saw them. Members who do not receive at all are
+not in that index and are not listed. Elsewhere (SQLite) it is a read per decision and one
+INSERT.
 """
 
 from datetime import datetime, timedelta
@@ -41,14 +43,11 @@ class Pick(NamedTuple):
     capacity: int
     load: int  # the membership's load as the pick read it (the team's order)
     last_assigned_at: datetime | None  # round robin's cursor as the pick read it
+    passed: str | None = None  # the members passed over (JSON), if the pick read them
 
 
 def _method(pick: Pick, team_method: str) -> str:
-    if pick.overflow:
-        return RoutingDecision.Method.OVERFLOW
-    return {RoutingMethod.ROUND_ROBIN: RoutingDecision.Method.ROUND_ROBIN}.get(
-        team_method, RoutingDecision.Method.LOAD_BALANCE
-    )
+    return RoutingDecision.Method.OVERFLOW if pick.overflow else _method_of(team_method)
 
 
 def decisions_write(picks: list[Pick], *, team_id: int, team_method: str, capability: str, chat: bool, exclude,
@@ -146,12 +145,16 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
     Each parameter costs the routing process time to convert, on every routed ticket, so the
     statement takes only what differs from pick to pick: the method is written from the team's
     and the overflow flag, each pick carries its place in the team's order as one key (the load,
-    or round robin's cursor), and a pass that excludes nobody (all but re-routes) has no list."""
-    if capability not in Channel.values:  # column names in the statement come from it
-        raise ValueError(f"Unknown capability {capability!r}")
+    or round robin's cursor), and a pass that excludes nobody (all but re-routes) has no list.
+    Picks that read their passed-over members themselves (a single ticket's, on PostgreSQL:
+    tickets.services.routing) bring them as JSON instead, and the statement walks nothing."""
     order = _order(team_method)
     round_robin = order == RoutingMethod.ROUND_ROBIN
     params: list = [reason[:100], now]
+    if all(pick.passed is not None for pick in picks):  # the picks read them: no look-back
+        for pick in picks:
+            params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, pick.passed]
+        return _given_statement(len(picks), order), params
     for pick in picks:
         key = pick.last_assigned_at if round_robin else pick.load
         params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, key]
@@ -169,13 +172,11 @@ def _statement(count: int, capability: str, chat: bool, order: str, limit: int, 
     the text, not a parameter: the statement is prepared with a generic plan
     (presence/shared/sql.py), which with an unknown limit reads every member's load and user
     row in a hash join rather than the few ahead through their primary keys."""
+    if capability not in Channel.values:  # column names in the statement come from it
+        raise ValueError(f"Unknown capability {capability!r}")
     key_type = "timestamptz" if order == RoutingMethod.ROUND_ROBIN else "int"
     values = ", ".join([f"(%s::int, %s::int, %s::int, %s::int, %s::int, %s::bool, %s::{key_type})"] * count)
-    method = (
-        RoutingDecision.Method.ROUND_ROBIN
-        if order == RoutingMethod.ROUND_ROBIN
-        else RoutingDecision.Method.LOAD_BALANCE
-    )
+    method = _method_of(order)
     eligible = "true" if chat else "m.routable"
     excluded = f"WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'" if excludes else ""
     tables = {
@@ -225,6 +226,27 @@ def _statement(count: int, capability: str, chat: bool, order: str, limit: int, 
         ) x ON true
     """.split()
     )
+
+
+@cache
+def _given_statement(count: int, order: str) -> str:
+    """The INSERT of picks that read their passed-over members themselves
+    (tickets.services.routing, `_pick_with_passed_over`): each comes as JSON."""
+    values = ", ".join(["(%s::int, %s::int, %s::int, %s::int, %s::int, %s::bool, %s::jsonb)"] * count)
+    return (
+        f"INSERT INTO {RoutingDecision._meta.db_table}"
+        " (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)"
+        f" SELECT d.ticket_id, d.agent_id, CASE WHEN d.overflow THEN '{RoutingDecision.Method.OVERFLOW}'"
+        f" ELSE '{_method_of(order)}' END, d.pool + jsonb_array_length(d.passed), d.held, d.capacity, d.passed,"
+        " %s::varchar, %s::timestamptz"
+        f" FROM (VALUES {values}) AS d (ticket_id, agent_id, pool, held, capacity, overflow, passed)"
+    )
+
+
+def _method_of(order: str) -> str:
+    if order == RoutingMethod.ROUND_ROBIN:
+        return RoutingDecision.Method.ROUND_ROBIN
+    return RoutingDecision.Method.LOAD_BALANCE
 
 
 # --- elsewhere: a read per decision ---------------------------------------------------------------------

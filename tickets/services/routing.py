@@ -56,6 +56,7 @@ class Member:
     last_assigned_at: datetime | None = None  # round robin's cursor, as read
     turns: int = 0  # tickets given in this plan (round robin)
     last_turn: int = 0  # when, in this plan, they last got one
+    passed: str | None = None  # the members just ahead, with why (JSON), if the pick read them
 
     def __post_init__(self) -> None:
         self.read_load = self.load  # the team's order as read, for the routing decision
@@ -72,13 +73,18 @@ def _tables() -> dict[str, str]:
     }
 
 
+def _key_sql(method: str, alias: str = "m") -> str:
+    """A member's place in the team's order after the overflow flag, as the pick index has it."""
+    if method == RoutingMethod.LOAD_BALANCE:
+        return f"{alias}.load"
+    if connection.vendor == "postgresql":
+        return ROUND_ROBIN_CURSOR_SQL.format(f"{alias}.last_assigned_at")
+    return f"{alias}.last_assigned_at"  # SQLite sorts NULLs (never given one) first
+
+
 def _order_sql(method: str) -> str:
     """The team's order, as its pick index has it."""
-    if method == RoutingMethod.LOAD_BALANCE:
-        return "m.overflow, m.load, m.agent_id"
-    if connection.vendor == "postgresql":
-        return f"m.overflow, {ROUND_ROBIN_CURSOR_SQL.format('m.last_assigned_at')}, m.agent_id"
-    return "m.overflow, m.last_assigned_at, m.agent_id"  # SQLite sorts NULLs (never given one) first
+    return f"m.overflow, {_key_sql(method)}, m.agent_id"
 
 
 def _page(
@@ -94,42 +100,13 @@ def _page(
 
     `regular_unlocked`: the same read of the members who are not overflow, without locking (so
     also those another transaction holds): is a regular member able to take the ticket?"""
-    if capability not in Channel.values:  # the column names below come from it
-        raise ValueError(f"Unknown capability {capability!r}")
     skip = list(skip)
+    postgresql = connection.vendor == "postgresql"
     params: list = [team_id]
-    where = ["m.team_id = %s", "m.routable_chat"]
-    if not chat:
-        where.append("m.routable")
-    where += [
-        f"({eligible_sql('s', chat=chat)})",
-        f"p.can_{capability}",
-        f"l.{capability} < p.capacity_{capability}",
-    ]
     if skip:
-        if connection.vendor == "postgresql":
-            where.append("NOT (m.agent_id = ANY(%s::bigint[]))")
-            params.append(skip)
-        else:
-            where.append(f"m.agent_id NOT IN ({', '.join(['%s'] * len(skip))})")
-            params += skip
-    if regular_unlocked:
-        where.append("NOT m.overflow")
-    lock = ""
-    if connection.features.has_select_for_update and not regular_unlocked:
-        lock = connection.ops.for_update_sql(
-            skip_locked=connection.features.has_select_for_update_skip_locked,
-            of=("s", "l") if connection.features.has_select_for_update_of else (),
-        )
-    sql = (
-        "SELECT m.agent_id, m.overflow, m.load, l.{capability}, p.capacity_{capability}, m.last_assigned_at"
-        " FROM {membership} m"
-        " JOIN {presence} s ON s.agent_id = m.agent_id"
-        " JOIN {load} l ON l.agent_id = m.agent_id"
-        " JOIN {profile} p ON p.user_id = m.agent_id"
-        " WHERE {where} ORDER BY {order} LIMIT {size:d} {lock}"
-    ).format(capability=capability, where=" AND ".join(where), order=_order_sql(method), size=size, lock=lock,
-             **_tables())  # fmt: skip
+        params += [skip] if postgresql else skip
+    sql = _page_sql(connection.vendor, capability, chat, method, size, 1 if postgresql and skip else len(skip),
+                    regular_unlocked)  # fmt: skip
     # The page of one ticket, the common one, is prepared with its limit in the text: a generic
     # plan with an unknown limit may sort every member instead of walking the pick index.
     with prepared_cursor() if size == 1 else connection.cursor() as cursor:
@@ -140,6 +117,138 @@ def _page(
                last_assigned_at=_aware(last))
         for agent_id, overflow, load, held, capacity, last in rows
     ]  # fmt: skip
+
+
+@cache
+def _page_sql(vendor: str, capability: str, chat: bool, method: str, size: int, skips: int,
+              regular_unlocked: bool) -> str:  # fmt: skip
+    """The statement of `_page`, the same for every page of its shape: built once (building it
+    cost a pick as much Python time as the rest of its routing decision). `skips`: how many
+    agents are skipped (on PostgreSQL, 1 for an array of any length)."""
+    if capability not in Channel.values:  # the column names below come from it
+        raise ValueError(f"Unknown capability {capability!r}")
+    where = ["m.team_id = %s", "m.routable_chat"]
+    if not chat:
+        where.append("m.routable")
+    where += [
+        f"({eligible_sql('s', chat=chat)})",
+        f"p.can_{capability}",
+        f"l.{capability} < p.capacity_{capability}",
+    ]
+    if skips:
+        if vendor == "postgresql":
+            where.append("NOT (m.agent_id = ANY(%s::bigint[]))")
+        else:
+            where.append(f"m.agent_id NOT IN ({', '.join(['%s'] * skips)})")
+    if regular_unlocked:
+        where.append("NOT m.overflow")
+    lock = ""
+    if connection.features.has_select_for_update and not regular_unlocked:
+        lock = connection.ops.for_update_sql(
+            skip_locked=connection.features.has_select_for_update_skip_locked,
+            of=("s", "l") if connection.features.has_select_for_update_of else (),
+        )
+    return (
+        "SELECT m.agent_id, m.overflow, m.load, l.{capability}, p.capacity_{capability}, m.last_assigned_at"
+        " FROM {membership} m"
+        " JOIN {presence} s ON s.agent_id = m.agent_id"
+        " JOIN {load} l ON l.agent_id = m.agent_id"
+        " JOIN {profile} p ON p.user_id = m.agent_id"
+        " WHERE {where} ORDER BY {order} LIMIT {size:d} {lock}"
+    ).format(capability=capability, where=" AND ".join(where), order=_order_sql(method), size=size, lock=lock,
+             **_tables())  # fmt: skip
+
+
+# How many of the team's members, in its order, a single ticket's pick reads with why each one
+# could not take the ticket (`_pick_with_passed_over`). A pick seldom walks past the first few:
+# past the first WINDOW, the plain page reads on and the decision looks back for itself.
+WINDOW = 16
+
+
+def _pick_with_passed_over(team_id: int, capability: str, chat: bool, method: str, skip) -> list[Member]:
+    """One ticket's pick as `_page` makes it (the first member who can take it now, locked,
+    skipping those another transaction holds), with its routing decision's passed-over members
+    read in the same walk of the pick index (PostgreSQL): the members just ahead of the one
+    chosen in the team's order (ROUTING_DECISIONS_PASSED_OVER) and why each could not have the
+    ticket. The decision then walks nothing of its own (tickets.services.decisions), where it
+    would walk the same entries back again: on a busy team, mostly those its members' earlier
+    loads left in the index until a vacuum.
+
+    Empty when none of the first WINDOW members can take the ticket: the caller reads on with
+    `_page`. `skip` (on a single ticket's pass, the agents it is re-routed away from) is passed
+    over as excluded."""
+    skip = list(skip)
+    sql = _pick_with_passed_over_sql(capability, chat, method, bool(skip), int(settings.ROUTING_DECISIONS_PASSED_OVER))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [skip, team_id] if skip else [team_id])
+        rows = cursor.fetchall()
+    return [
+        Member(agent_id=agent_id, overflow=overflow, held=held, capacity=capacity, load=load, last_assigned_at=last,
+               passed=passed)
+        for agent_id, overflow, load, held, capacity, last, passed in rows
+    ]  # fmt: skip
+
+
+@cache
+def _pick_with_passed_over_sql(capability: str, chat: bool, method: str, skips: bool, passed_over: int) -> str:
+    """The statement of `_pick_with_passed_over`, the same for every pick of its shape.
+
+    The inner select walks the pick index and reads each member's profile and load, as the plain
+    page does, but filters nobody out: it says why each one cannot take the ticket (NULL: they
+    can), with the reasons in the decisions' order. A window over those rows gathers, on each,
+    the ones just before it. Above it, the first member who can is joined to their presence and
+    load rows and locked, the lock re-checking both as `_page`'s does; a member ahead who could
+    have taken the ticket was held by another transaction (a router, a status change), and is
+    listed as locked.
+
+    So that the plan stays a walk that stops at the first member free, whatever the size of the
+    team: the inner limit is in the text (planned for a few rows, the walk goes through the
+    index; for all, it would read and sort the team); the order's key is an inner column (the
+    window and the outer order then need no sort); and `free` is a boolean column, which the
+    planner takes to hold on half the rows, where `why IS NULL` would be one in two hundred:
+    sure of a single row, it hash-joined the inner rows to every load row and sorted them."""
+    from tickets.models import RoutingDecision
+
+    if capability not in Channel.values:  # the column names below come from it
+        raise ValueError(f"Unknown capability {capability!r}")
+    reason = RoutingDecision.PassedOver
+    whys = [f"WHEN m.agent_id = ANY(%s::bigint[]) THEN '{reason.EXCLUDED}'"] if skips else []
+    if not chat:
+        whys.append(f"WHEN NOT m.routable THEN '{reason.NOT_ELIGIBLE}'")
+    whys += [
+        f"WHEN NOT p.can_{capability} THEN '{reason.NO_CAPABILITY}'",
+        f"WHEN l.{capability} >= p.capacity_{capability} THEN '{reason.AT_CAPACITY}'",
+    ]
+    if passed_over > 0:
+        passed = (
+            f"jsonb_agg(jsonb_build_object('agent', w.agent_id, 'reason', COALESCE(w.why, '{reason.LOCKED}')))"
+            f" OVER (ORDER BY w.overflow, w.key, w.agent_id ROWS BETWEEN {passed_over:d} PRECEDING AND 1 PRECEDING)"
+        )
+    else:
+        passed = "NULL::jsonb"
+    lock = connection.ops.for_update_sql(skip_locked=True, of=("s", "l"))
+    return " ".join(
+        f"""
+        SELECT c.agent_id, c.overflow, c.load, l.{capability}, c.capacity, c.last_assigned_at,
+               COALESCE(c.passed, '[]'::jsonb)::text
+        FROM (
+            SELECT w.*, w.why IS NULL AS free, {passed} AS passed
+            FROM (
+                SELECT m.agent_id, m.overflow, m.load, m.last_assigned_at, {_key_sql(method)} AS key,
+                       p.capacity_{capability} AS capacity, CASE {" ".join(whys)} END AS why
+                FROM {{membership}} m
+                JOIN {{load}} l ON l.agent_id = m.agent_id
+                JOIN {{profile}} p ON p.user_id = m.agent_id
+                WHERE m.team_id = %s AND m.routable_chat
+                ORDER BY m.overflow, key, m.agent_id LIMIT {WINDOW:d}
+            ) w
+        ) c
+        JOIN {{presence}} s ON s.agent_id = c.agent_id
+        JOIN {{load}} l ON l.agent_id = c.agent_id
+        WHERE c.free AND ({eligible_sql("s", chat=chat)}) AND l.{capability} < c.capacity
+        ORDER BY c.overflow, c.key, c.agent_id LIMIT 1 {lock}
+        """.format(**_tables()).split()
+    )
 
 
 def _aware(value):
@@ -158,6 +267,9 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> tuple[d
     first = tickets[0]
     capability, chat = first.capability, first.linked_to_chat
     size = min(len(tickets), PAGE_MAX)
+    # One ticket (most routing: each new ticket on its own): its decision's look-back comes with
+    # the pick. Several share their pages, and each decision looks back for itself.
+    windowed = size == 1 and connection.vendor == "postgresql" and settings.ROUTING_DECISIONS
     pool: list[Member] = []
     seen, exhausted, boundary = set(exclude), False, 0
     placed: dict[int, list[Ticket]] = defaultdict(list)
@@ -173,7 +285,8 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> tuple[d
             or (method == RoutingMethod.ROUND_ROBIN and all(m.turns for m in able))
         )
         if want_more and not exhausted:
-            page = _page(ticket.team_id, capability, chat, method, size, seen)
+            page = _pick_with_passed_over(ticket.team_id, capability, chat, method, seen) if windowed else []
+            page = page or _page(ticket.team_id, capability, chat, method, size, seen)
             exhausted = len(page) < size
             seen |= {m.agent_id for m in page}
             boundary = page[-1].load if page else boundary
@@ -189,7 +302,7 @@ def _place(tickets: list[Ticket], team_id: int, method: str, exclude) -> tuple[d
             break  # the rest wait in the queue for the regular member (the queue sweep routes them)
         picks.append(
             Pick(ticket.pk, chosen.agent_id, chosen.overflow, len(pool), chosen.held, chosen.capacity,
-                 chosen.read_load, chosen.last_assigned_at)
+                 chosen.read_load, chosen.last_assigned_at, chosen.passed)
         )  # fmt: skip
         chosen.held, chosen.load, chosen.turns, chosen.last_turn = (
             chosen.held + 1,
@@ -237,16 +350,17 @@ def route_locked(tickets: list[Ticket], *, actor, reason: str, exclude=()) -> Ro
     now = timezone.now()
     for (team_id, method, capability, chat), group in groups.items():
         placed, picks = _place(group, team_id, method, exclude)
-        # Why each went where it went (T11), as the pick saw the loads: on PostgreSQL in each
-        # agent's move statement, elsewhere before the moves.
+        # Why each went where it went (T11), with the loads as the pass read them, before any of
+        # its moves: on PostgreSQL in the first move's statement, elsewhere before the moves.
         context = {"team_id": team_id, "team_method": method, "capability": capability, "chat": chat,
                    "exclude": exclude, "reason": reason, "now": now}  # fmt: skip
         folded = connection.vendor == "postgresql" and settings.ROUTING_DECISIONS
+        also = decisions_sql(picks, **context) if folded and picks else None
         if not folded:
             decisions_write(picks, **context)
         for agent_id, batch in placed.items():
-            also = decisions_sql([p for p in picks if p.agent_id == agent_id], **context) if folded else None
             move_tickets([t.pk for t in batch], assignee_id=agent_id, actor=actor, reason=reason, now=now, also=also)
+            also = None
             for ticket in batch:
                 ticket.assignee_id, ticket.assigned_at, ticket.opened_at = agent_id, now, None
             routed.assigned.setdefault(agent_id, []).extend(t.pk for t in batch)
