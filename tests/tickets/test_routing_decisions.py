@@ -183,6 +183,30 @@ def test_a_pass_of_several_tickets_records_why_for_each(make_team, make_agent):
     assert (first.candidates, second.candidates) == (3, 4)  # the page (ann, bob) and those ahead
 
 
+@pytest.mark.sqlite
+def test_a_large_pass_writes_its_decisions_in_chunks(make_team, make_agent, monkeypatch):
+    """PostgreSQL takes 65,535 parameters a statement at most: a pass of many tickets (a mass
+    re-route) writes its decisions WRITE_CHUNK at a time, here 3."""
+    monkeypatch.setattr("tickets.services.decisions.WRITE_CHUNK", 3)
+    team = make_team(method=RoutingMethod.LOAD_BALANCE)
+    for name in ("ann", "bob", "cara"):
+        make_agent(name, teams=[team], capacity_email=10)
+    tickets = [Ticket.objects.create(subject=f"t{i}", team=team) for i in range(7)]
+    inserts = []
+
+    def record(execute, sql, params, many, context):
+        if sql.replace('"', "").startswith("INSERT INTO tickets_routingdecision"):
+            inserts.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        tickets_route([t.pk for t in tickets])
+
+    decisions = {d.ticket_id: d for d in RoutingDecision.objects.all()}
+    assert {t.pk: t.assignee_id for t in Ticket.objects.all()} == {pk: d.agent_id for pk, d in decisions.items()}
+    assert len(inserts) == (3 if connection.vendor == "postgresql" else 1)
+
+
 @pytest.mark.usefixtures("read")
 def test_with_no_members_listed_the_decision_still_counts_the_chosen_one(make_team, make_agent, settings):
     settings.ROUTING_DECISIONS_PASSED_OVER = 0

@@ -7,13 +7,14 @@ locked (another router or a status change held them, or they had just been given
 same pass), not eligible (their status does not take such tickets now), lacking the capability,
 or the agent the tickets came from (re-routing).
 
-On PostgreSQL the decisions of one pass are one statement, written with the moves: an INSERT
-from the plan's VALUES. A single ticket's pick (most routing) reads the members ahead of the one
-it chooses, and why, in its own walk of the team's pick index (tickets.services.routing), and
-brings them along; otherwise each decision reads them laterally, walking the index back from
-the chosen member, with the loads as the pick saw them. Members who do not receive at all are
-not in that index and are not listed. Elsewhere (SQLite) it is a read per decision and one
-INSERT.
+On PostgreSQL a single ticket's decision rides in its move's statement; a pass of several
+writes its decisions before its moves, WRITE_CHUNK to a statement: an INSERT from the plan's
+VALUES either way, so each sees the loads as the pass read them. A single ticket's pick (most
+routing) reads the members ahead of the one it chooses, and why, in its own walk of the team's
+pick index (tickets.services.routing), and brings them along; otherwise each decision reads
+them laterally, walking the index back from the chosen member. Members who do not receive at
+all are not in that index and are not listed. Elsewhere (SQLite) it is a read per decision and
+one INSERT.
 """
 
 from datetime import datetime, timedelta
@@ -56,7 +57,12 @@ def decisions_write(picks: list[Pick], *, team_id: int, team_method: str, capabi
     if not picks or not settings.ROUTING_DECISIONS:
         return
     if connection.vendor == "postgresql":
-        _write_in_one_statement(picks, team_id, team_method, capability, chat, list(exclude), reason, now)
+        context = {"team_id": team_id, "team_method": team_method, "capability": capability, "chat": chat,
+                   "exclude": list(exclude), "reason": reason, "now": now}  # fmt: skip
+        for start in range(0, len(picks), WRITE_CHUNK):
+            sql, params = decisions_sql(picks[start : start + WRITE_CHUNK], **context)
+            with prepared_cursor() if len(picks) == 1 else connection.cursor() as cursor:
+                cursor.execute(sql, params)
         return
     RoutingDecision.objects.bulk_create(
         [
@@ -110,6 +116,10 @@ def decisions_purge(*, now=None) -> int:
 
 # --- PostgreSQL: one statement ------------------------------------------------------------------------
 
+# A pass's decisions go in statements of at most this many (7 parameters each: PostgreSQL takes
+# 65,535 at most), and only a single ticket's statement is kept, prepared, for the next.
+WRITE_CHUNK = 1000
+
 # The members ahead of the chosen one (`d`), nearest first: a walk of the team's pick index
 # backwards from the chosen member's place, so it reads the few entries just ahead of them,
 # whatever the size of the team. (Walking forwards from the front, PostgreSQL ends the walk on
@@ -123,13 +133,6 @@ ORDER_KEY = {
         f"d.overflow, {ROUND_ROBIN_CURSOR_SQL.format('d.key')}, d.agent_id",
     ),
 }
-
-
-def _write_in_one_statement(picks, team_id, team_method, capability, chat, exclude, reason, now) -> None:
-    sql, params = decisions_sql(picks, team_id=team_id, team_method=team_method, capability=capability, chat=chat,
-                                exclude=exclude, reason=reason, now=now)  # fmt: skip
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _order(team_method: str) -> str:
@@ -154,7 +157,8 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
     if all(pick.passed is not None for pick in picks):  # the picks read them: no look-back
         for pick in picks:
             params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, pick.passed]
-        return _given_statement(len(picks), order), params
+        given = _given_statement if len(picks) == 1 else _given_statement.__wrapped__
+        return given(len(picks), order), params
     for pick in picks:
         key = pick.last_assigned_at if round_robin else pick.load
         params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, key]
@@ -163,7 +167,8 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
         params.append(exclude)
     params.append(team_id)
     limit = int(settings.ROUTING_DECISIONS_PASSED_OVER)
-    return _statement(len(picks), capability, chat, order, limit, bool(exclude)), params
+    statement = _statement if len(picks) == 1 else _statement.__wrapped__
+    return statement(len(picks), capability, chat, order, limit, bool(exclude)), params
 
 
 @cache
