@@ -8,8 +8,8 @@ same pass), not eligible (their status does not take such tickets now), lacking 
 or the agent the tickets came from (re-routing).
 
 On PostgreSQL a single ticket's decision rides in its move's statement; a pass of several
-writes its decisions before its moves, WRITE_CHUNK to a statement: an INSERT from the plan's
-VALUES either way, so each sees the loads as the pass read them. A single ticket's pick (most
+writes its decisions in one statement before its moves: an INSERT from the plan's values
+either way, so each sees the loads as the pass read them. A single ticket's pick (most
 routing) reads the members ahead of the one it chooses, and why, in its own walk of the team's
 pick index (tickets.services.routing), and brings them along; otherwise each decision reads
 them laterally, walking the index back from the chosen member. Members who do not receive at
@@ -57,12 +57,10 @@ def decisions_write(picks: list[Pick], *, team_id: int, team_method: str, capabi
     if not picks or not settings.ROUTING_DECISIONS:
         return
     if connection.vendor == "postgresql":
-        context = {"team_id": team_id, "team_method": team_method, "capability": capability, "chat": chat,
-                   "exclude": list(exclude), "reason": reason, "now": now}  # fmt: skip
-        for start in range(0, len(picks), WRITE_CHUNK):
-            sql, params = decisions_sql(picks[start : start + WRITE_CHUNK], **context)
-            with prepared_cursor() if len(picks) == 1 else connection.cursor() as cursor:
-                cursor.execute(sql, params)
+        sql, params = decisions_sql(picks, team_id=team_id, team_method=team_method, capability=capability,
+                                    chat=chat, exclude=exclude, reason=reason, now=now)  # fmt: skip
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params)
         return
     RoutingDecision.objects.bulk_create(
         [
@@ -116,10 +114,6 @@ def decisions_purge(*, now=None) -> int:
 
 # --- PostgreSQL: one statement ------------------------------------------------------------------------
 
-# A pass's decisions go in statements of at most this many (7 parameters each: PostgreSQL takes
-# 65,535 at most), and only a single ticket's statement is kept, prepared, for the next.
-WRITE_CHUNK = 1000
-
 # The members ahead of the chosen one (`d`), nearest first: a walk of the team's pick index
 # backwards from the chosen member's place, so it reads the few entries just ahead of them,
 # whatever the size of the team. (Walking forwards from the front, PostgreSQL ends the walk on
@@ -150,29 +144,42 @@ def decisions_sql(picks: list[Pick], *, team_id: int, team_method: str, capabili
     and the overflow flag, each pick carries its place in the team's order as one key (the load,
     or round robin's cursor), and a pass that excludes nobody (all but re-routes) has no list.
     Picks that read their passed-over members themselves (a single ticket's, on PostgreSQL:
-    tickets.services.routing) bring them as JSON instead, and the statement walks nothing."""
+    tickets.services.routing) bring them as JSON instead, and the statement walks nothing.
+
+    One pick's values come as a row of parameters; a pass of several sends each column as one
+    array, so its statement has the same text and 7 parameters however many tickets it places
+    (PostgreSQL takes 65,535 parameters a statement)."""
     order = _order(team_method)
+    given = all(pick.passed is not None for pick in picks)  # the picks read them: no look-back
     round_robin = order == RoutingMethod.ROUND_ROBIN
-    params: list = [reason[:100], now]
-    if all(pick.passed is not None for pick in picks):  # the picks read them: no look-back
-        for pick in picks:
-            params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, pick.passed]
-        given = _given_statement if len(picks) == 1 else _given_statement.__wrapped__
-        return given(len(picks), order), params
-    for pick in picks:
-        key = pick.last_assigned_at if round_robin else pick.load
-        params += [pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow, key]
+    rows = [
+        (pick.ticket_id, pick.agent_id, pick.pool, pick.held, pick.capacity, pick.overflow,
+         pick.passed if given else pick.last_assigned_at if round_robin else pick.load)
+        for pick in picks
+    ]  # fmt: skip
+    several = len(rows) > 1
+    params: list = [reason[:100], now, *([list(column) for column in zip(*rows, strict=True)] if several else rows[0])]
+    if given:
+        return _given_statement(several, order), params
     exclude = list(exclude)
     if exclude:
         params.append(exclude)
     params.append(team_id)
     limit = int(settings.ROUTING_DECISIONS_PASSED_OVER)
-    statement = _statement if len(picks) == 1 else _statement.__wrapped__
-    return statement(len(picks), capability, chat, order, limit, bool(exclude)), params
+    return _statement(several, capability, chat, order, limit, bool(exclude)), params
+
+
+def _source(several: bool, last_type: str) -> str:
+    """The picks' rows, d (ticket_id, agent_id, pool, held, capacity, overflow, and a last column
+    of `last_type`): one row of parameters, or one array per column."""
+    types = ["int", "int", "int", "int", "int", "bool", last_type]
+    if several:
+        return f"unnest({', '.join(f'%s::{t}[]' for t in types)})"
+    return f"(VALUES ({', '.join(f'%s::{t}' for t in types)}))"
 
 
 @cache
-def _statement(count: int, capability: str, chat: bool, order: str, limit: int, excludes: bool) -> str:
+def _statement(several: bool, capability: str, chat: bool, order: str, limit: int, excludes: bool) -> str:
     """The statement's text, the same for every pass of its shape: built once. The limit is in
     the text, not a parameter: the statement is prepared with a generic plan
     (presence/shared/sql.py), which with an unknown limit reads every member's load and user
@@ -180,7 +187,6 @@ def _statement(count: int, capability: str, chat: bool, order: str, limit: int, 
     if capability not in Channel.values:  # column names in the statement come from it
         raise ValueError(f"Unknown capability {capability!r}")
     key_type = "timestamptz" if order == RoutingMethod.ROUND_ROBIN else "int"
-    values = ", ".join([f"(%s::int, %s::int, %s::int, %s::int, %s::int, %s::bool, %s::{key_type})"] * count)
     method = _method_of(order)
     eligible = "true" if chat else "m.routable"
     excluded = f"WHEN m.agent_id = ANY(%s::bigint[]) THEN '{Reason.EXCLUDED}'" if excludes else ""
@@ -214,7 +220,7 @@ def _statement(count: int, capability: str, chat: bool, order: str, limit: int, 
                CASE WHEN d.overflow THEN '{RoutingDecision.Method.OVERFLOW}' ELSE '{method}' END,
                d.pool + COALESCE(jsonb_array_length(x.passed), 0),
                d.held, d.capacity, COALESCE(x.passed, '[]'::jsonb), %s::varchar, %s::timestamptz
-        FROM (VALUES {values}) AS d (ticket_id, agent_id, pool, held, capacity, overflow, key)
+        FROM {_source(several, key_type)} AS d (ticket_id, agent_id, pool, held, capacity, overflow, key)
         LEFT JOIN LATERAL (
             SELECT jsonb_agg(jsonb_build_object(
                 'agent', m.agent_id,
@@ -234,17 +240,16 @@ def _statement(count: int, capability: str, chat: bool, order: str, limit: int, 
 
 
 @cache
-def _given_statement(count: int, order: str) -> str:
+def _given_statement(several: bool, order: str) -> str:
     """The INSERT of picks that read their passed-over members themselves
     (tickets.services.routing, `_pick_with_passed_over`): each comes as JSON."""
-    values = ", ".join(["(%s::int, %s::int, %s::int, %s::int, %s::int, %s::bool, %s::jsonb)"] * count)
     return (
         f"INSERT INTO {RoutingDecision._meta.db_table}"
         " (ticket_id, agent_id, method, candidates, load, capacity, passed_over, reason, at)"
         f" SELECT d.ticket_id, d.agent_id, CASE WHEN d.overflow THEN '{RoutingDecision.Method.OVERFLOW}'"
         f" ELSE '{_method_of(order)}' END, d.pool + jsonb_array_length(d.passed), d.held, d.capacity, d.passed,"
         " %s::varchar, %s::timestamptz"
-        f" FROM (VALUES {values}) AS d (ticket_id, agent_id, pool, held, capacity, overflow, passed)"
+        f" FROM {_source(several, 'jsonb')} AS d (ticket_id, agent_id, pool, held, capacity, overflow, passed)"
     )
 
 
