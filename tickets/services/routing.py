@@ -73,13 +73,13 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _key_sql(method: str, alias: str = "m") -> str:
+def _key_sql(method: str) -> str:
     """A member's place in the team's order after the overflow flag, as the pick index has it."""
     if method == RoutingMethod.LOAD_BALANCE:
-        return f"{alias}.load"
+        return "m.load"
     if connection.vendor == "postgresql":
-        return ROUND_ROBIN_CURSOR_SQL.format(f"{alias}.last_assigned_at")
-    return f"{alias}.last_assigned_at"  # SQLite sorts NULLs (never given one) first
+        return ROUND_ROBIN_CURSOR_SQL.format("m.last_assigned_at")
+    return "m.last_assigned_at"  # SQLite sorts NULLs (never given one) first
 
 
 def _order_sql(method: str) -> str:
